@@ -1,0 +1,41 @@
+#pragma once
+// Writes an HDF5 result file atomically: everything goes to a temporary file in the same
+// directory, renamed onto the final name only by commit(). A writer destroyed without
+// commit() (an exception, an early return) deletes its temporary file, so a final name never
+// holds a half-written result. This is the only code that writes through the HDF5 API.
+#include <map>
+#include <memory>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+namespace patchbay {
+
+class H5Writer {
+ public:
+  // Throws InputError when `path` exists and `overwrite` is false, or its directory is missing.
+  H5Writer(std::string path, bool overwrite);
+  ~H5Writer();
+  H5Writer(const H5Writer&) = delete;
+  H5Writer& operator=(const H5Writer&) = delete;
+
+  // Writes a float32 (or int64) tensor as a dataset; `name` may contain '/' to make groups.
+  void write_tensor(const std::string& name, const at::Tensor& tensor);
+  // String attribute on the root group (or on an existing object named by `object`).
+  void write_attribute(const std::string& key, const std::string& value, const std::string& object = "/");
+
+  // Closes the file and renames it onto the final path.
+  void commit();
+
+  const std::string& path() const { return path_; }
+  const std::string& temp_path() const { return temp_path_; }
+
+ private:
+  struct Impl;
+  std::string path_;
+  std::string temp_path_;
+  bool overwrite_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace patchbay

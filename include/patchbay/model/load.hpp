@@ -1,0 +1,34 @@
+#pragma once
+// Loading models from a directory whose format is detected from its files:
+//   GPT-2 family:  config.json + model.safetensors (+ vocab.json, merges.txt)
+//   Llama family:  model.bin (llama2.c legacy format) + tokenizer.bin
+#include <optional>
+#include <string>
+
+#include "patchbay/model/model.hpp"
+
+namespace patchbay {
+
+// Loads the model in `dir` onto `device`. Throws FormatError naming the file and what was
+// expected when anything is missing or malformed.
+Model load_model(const std::string& dir, const at::Device& device = at::Device(at::kCPU));
+
+Model load_gpt2(const std::string& dir);
+Model load_llama2c(const std::string& dir);
+
+// Directories searched for models, in order: $PATCHBAY_MODELS, ./models, ../shared/models.
+std::vector<std::string> model_search_path();
+
+// The default model: GPT-2 Small ("gpt2") when its weights are present, otherwise
+// "stories260K", from the first search-path directory that has it. Throws InputError listing
+// where it looked when neither exists.
+std::string default_model_dir();
+
+// The tokenizer in `dir` (tokenizer.bin, or vocab.json + merges.txt), or nullptr when it has none.
+// Needs no weights, so it works for a directory that holds only tokenizer files.
+std::shared_ptr<const Tokenizer> load_tokenizer(const std::string& dir);
+
+// Which format a directory holds: "gpt2", "llama2c", or nullopt.
+std::optional<std::string> detect_model_format(const std::string& dir);
+
+}  // namespace patchbay

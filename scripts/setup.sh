@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian bookworm package patchbay needs to build, test and run.
+# Idempotent: installs only what is missing; uses sudo when not root. Downloads nothing else.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
+  # libraries
+  libtorch-dev libopenblas0-openmp libboost-graph-dev libfmt-dev catch2
+  libhdf5-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev
+  # data: the word list for the word-index experiment
+  wamerican
+)
+if [ "${PATCHBAY_WITH_BROWSER:-0}" = 1 ]; then packages+=(chromium graphviz); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

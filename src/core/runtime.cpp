@@ -1,0 +1,35 @@
+#include "patchbay/core/runtime.hpp"
+
+#include <thread>
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+
+#include "patchbay/core/error.hpp"
+
+namespace patchbay {
+
+int configure_threads(int requested) {
+  if (requested < 0) fail<InputError>("--threads must be >= 0 (0 = one per core), got {}", requested);
+  int n = requested;
+  if (n == 0) n = static_cast<int>(std::thread::hardware_concurrency());
+  if (n <= 0) n = 1;
+  at::set_num_threads(n);
+  return at::get_num_threads();
+}
+
+c10::Device parse_device(const std::string& name) {
+  if (name == "cpu") return c10::Device(c10::kCPU);
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!at::hasCUDA())
+      fail<InputError>("device '{}' requested but this libtorch build has no CUDA support or no GPU is visible; use --device cpu", name);
+    try {
+      return c10::Device(name);
+    } catch (const c10::Error&) {
+      fail<InputError>("invalid device '{}': expected cpu, cuda or cuda:N", name);
+    }
+  }
+  fail<InputError>("invalid device '{}': expected cpu, cuda or cuda:N", name);
+}
+
+}  // namespace patchbay

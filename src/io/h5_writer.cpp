@@ -1,0 +1,128 @@
+#include "patchbay/io/h5_writer.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include <ATen/ATen.h>
+#include <H5Cpp.h>
+
+#include "patchbay/core/error.hpp"
+
+namespace patchbay {
+namespace fs = std::filesystem;
+
+struct H5Writer::Impl {
+  H5::H5File file;
+};
+
+namespace {
+// HDF5 prints its own error stack on failure; errors are reported through exceptions instead.
+void silence_hdf5() {
+  static const bool once = [] {
+    H5::Exception::dontPrint();
+    return true;
+  }();
+  (void)once;
+}
+
+H5::Group ensure_parent_groups(H5::H5File& file, const std::string& name) {
+  H5::Group group = file.openGroup("/");
+  std::size_t start = 0;
+  for (std::size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', start)) {
+    std::string part = name.substr(start, slash - start);
+    start = slash + 1;
+    if (part.empty()) continue;
+    group = group.nameExists(part) ? group.openGroup(part) : group.createGroup(part);
+  }
+  return group;
+}
+}  // namespace
+
+H5Writer::H5Writer(std::string path, bool overwrite) : path_(std::move(path)), overwrite_(overwrite) {
+  silence_hdf5();
+  fs::path final_path(path_);
+  fs::path dir = final_path.parent_path().empty() ? fs::path(".") : final_path.parent_path();
+  if (!fs::is_directory(dir)) fail<InputError>("cannot write '{}': directory '{}' does not exist", path_, dir.string());
+  if (fs::exists(final_path) && !overwrite_)
+    fail<InputError>("'{}' already exists; pass --force to overwrite it", path_);
+  temp_path_ = (dir / fmt::format(".{}.tmp-{}", final_path.filename().string(), ::getpid())).string();
+  try {
+    impl_ = std::make_unique<Impl>(Impl{H5::H5File(temp_path_, H5F_ACC_TRUNC)});
+  } catch (const H5::Exception& e) {
+    fail<Error>("cannot create '{}': {}", temp_path_, e.getDetailMsg());
+  }
+}
+
+H5Writer::~H5Writer() {
+  if (impl_) {
+    try {
+      impl_->file.close();
+    } catch (...) {
+    }
+    impl_.reset();
+    std::remove(temp_path_.c_str());
+  }
+}
+
+void H5Writer::write_tensor(const std::string& name, const at::Tensor& tensor) {
+  if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
+  auto t = tensor.detach().to(at::kCPU).contiguous();
+  H5::PredType type = H5::PredType::NATIVE_FLOAT;
+  if (t.scalar_type() == at::kLong) type = H5::PredType::NATIVE_INT64;
+  else if (t.scalar_type() != at::kFloat) t = t.to(at::kFloat);
+  std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
+  try {
+    H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+    H5::Group parent = ensure_parent_groups(impl_->file, name);
+    auto leaf = name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
+    H5::DataSet ds = parent.createDataSet(leaf, type, space);
+    ds.write(t.data_ptr(), type);
+  } catch (const H5::Exception& e) {
+    fail<Error>("writing dataset '{}' to '{}' failed: {}", name, path_, e.getDetailMsg());
+  }
+}
+
+void H5Writer::write_attribute(const std::string& key, const std::string& value, const std::string& object) {
+  if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
+  try {
+    H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    H5::DataSpace scalar(H5S_SCALAR);
+    H5::H5Object* target = nullptr;
+    H5::Group group;
+    H5::DataSet dataset;
+    if (object == "/" || impl_->file.childObjType(object) == H5O_TYPE_GROUP) {
+      group = impl_->file.openGroup(object);
+      target = &group;
+    } else {
+      dataset = impl_->file.openDataSet(object);
+      target = &dataset;
+    }
+    if (target->attrExists(key)) target->removeAttr(key);
+    target->createAttribute(key, type, scalar).write(type, value);
+  } catch (const H5::Exception& e) {
+    fail<Error>("writing attribute '{}' on '{}' in '{}' failed: {}", key, object, path_, e.getDetailMsg());
+  }
+}
+
+void H5Writer::commit() {
+  if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
+  try {
+    impl_->file.flush(H5F_SCOPE_GLOBAL);
+    impl_->file.close();
+  } catch (const H5::Exception& e) {
+    fail<Error>("closing '{}' failed: {}", temp_path_, e.getDetailMsg());
+  }
+  impl_.reset();
+  std::error_code ec;
+  if (!overwrite_ && fs::exists(path_))
+    fail<InputError>("'{}' appeared while writing; pass --force to overwrite it", path_);
+  fs::rename(temp_path_, path_, ec);
+  if (ec) {
+    std::remove(temp_path_.c_str());
+    fail<Error>("renaming '{}' to '{}' failed: {}", temp_path_, path_, ec.message());
+  }
+}
+
+}  // namespace patchbay

@@ -1,0 +1,111 @@
+#include "components.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include <ATen/ATen.h>
+
+namespace patchbay::detail {
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& W, const at::Tensor& b) {
+  auto sizes = x.sizes().vec();
+  auto flat = x.reshape({-1, sizes.back()});  // [rows, in]
+  auto out = b.defined() ? at::addmm(b, flat, W) : at::mm(flat, W);
+  sizes.back() = W.size(1);
+  return out.view(sizes);
+}
+
+at::Tensor norm(const at::Tensor& x, const NormWeights& w, const ModelConfig& config, const Hooks& hooks,
+                Site scale_site, Site normalized_site, int layer) {
+  // TransformerLens semantics: scale = sqrt(mean(centred^2) + eps) with centring only for
+  // LayerNorm; hook_normalized includes the weight (and bias).
+  at::Tensor centred = config.norm == NormKind::LayerNorm ? x - x.mean(-1, /*keepdim=*/true) : x;
+  at::Tensor scale = (centred.pow(2).mean(-1, /*keepdim=*/true) + config.norm_eps).sqrt();  // [batch, pos, 1]
+  scale = hooks.fire(scale_site, layer, scale);
+  at::Tensor out = centred / scale * w.w;
+  if (w.b.defined()) out = out + w.b;
+  return hooks.fire(normalized_site, layer, out);
+}
+
+std::pair<at::Tensor, at::Tensor> rotary_tables(const ModelConfig& config, const at::TensorOptions& options) {
+  const auto half = config.d_head / 2;
+  // Computed in float64 then rounded, so long contexts keep their angle precision.
+  auto pair_index = at::arange(half, at::TensorOptions().dtype(at::kDouble));
+  auto inv_freq = at::pow(config.rope_theta, -2.0 * pair_index / static_cast<double>(config.d_head));
+  auto positions = at::arange(config.n_ctx, at::TensorOptions().dtype(at::kDouble));
+  auto angles = at::outer(positions, inv_freq);  // [n_ctx, half]
+  return {at::cos(angles).to(options), at::sin(angles).to(options)};
+}
+
+at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  auto shape = x.sizes().vec();
+  auto pairs = x.reshape({shape[0], shape[1], shape[2], shape[3] / 2, 2});  // [batch, pos, heads, half, 2]
+  auto even = pairs.select(-1, 0);
+  auto odd = pairs.select(-1, 1);
+  auto c = cos.view({1, cos.size(0), 1, cos.size(1)});  // [1, pos, 1, half]
+  auto s = sin.view({1, sin.size(0), 1, sin.size(1)});
+  auto rotated = at::stack({even * c - odd * s, even * s + odd * c}, -1);
+  return rotated.view(shape);
+}
+
+at::Tensor attention(const at::Tensor& x_norm, const LayerWeights& w, const ModelConfig& config, const Hooks& hooks,
+                     int layer, const at::Tensor& rope_cos, const at::Tensor& rope_sin) {
+  const auto batch = x_norm.size(0), pos = x_norm.size(1);
+  const auto H = config.n_heads, KV = config.n_kv_heads, D = config.d_head;
+
+  // One GEMM for q, k and v; the hooks see views of its output.
+  auto qkv = linear(x_norm, w.W_qkv, w.b_qkv);  // [batch, pos, (H + 2 KV) * D]
+  auto q = hooks.fire(Site::Q, layer, qkv.narrow(-1, 0, H * D).view({batch, pos, H, D}));
+  auto k = hooks.fire(Site::K, layer, qkv.narrow(-1, H * D, KV * D).view({batch, pos, KV, D}));
+  auto v = hooks.fire(Site::V, layer, qkv.narrow(-1, (H + KV) * D, KV * D).view({batch, pos, KV, D}));
+
+  if (config.positions == PositionKind::Rotary) {
+    auto cos = rope_cos.narrow(0, 0, pos), sin = rope_sin.narrow(0, 0, pos);
+    q = hooks.fire(Site::RotQ, layer, apply_rotary(q, cos, sin));
+    k = hooks.fire(Site::RotK, layer, apply_rotary(k, cos, sin));
+  }
+
+  // Grouped-query attention: query head h reads kv head h / (H / KV).
+  auto qh = q.permute({0, 2, 1, 3});  // [batch, H, pos, D]
+  auto kh = k.permute({0, 2, 1, 3});  // [batch, KV, pos, D]
+  auto vh = v.permute({0, 2, 1, 3});
+  if (KV != H) {
+    kh = kh.repeat_interleave(H / KV, 1);
+    vh = vh.repeat_interleave(H / KV, 1);
+  }
+  auto scores = at::matmul(qh, kh.transpose(-1, -2)) / std::sqrt(static_cast<double>(D));  // [batch, H, q, k]
+  auto future = at::ones({pos, pos}, at::TensorOptions().dtype(at::kBool).device(scores.device())).triu(1);
+  scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+  scores = hooks.fire(Site::AttnScores, layer, scores);
+  auto pattern = hooks.fire(Site::Pattern, layer, at::softmax(scores, -1));  // [batch, H, q, k]
+  auto z = hooks.fire(Site::Z, layer, at::matmul(pattern, vh).permute({0, 2, 1, 3}));  // [batch, pos, H, D]
+
+  at::Tensor out;
+  if (hooks.active(Site::Result, layer)) {
+    // Per-head outputs are H times the memory of attn_out: computed only when asked for.
+    auto W_O = w.W_O.view({H, D, config.d_model});
+    auto result = at::einsum("bphd,hdm->bphm", {z, W_O});  // [batch, pos, H, d_model]
+    result = hooks.fire(Site::Result, layer, result);
+    out = result.sum(2);
+    if (w.b_O.defined()) out = out + w.b_O;
+  } else {
+    out = linear(z.reshape({batch, pos, H * D}), w.W_O, w.b_O);
+  }
+  return hooks.fire(Site::AttnOut, layer, out);
+}
+
+at::Tensor mlp(const at::Tensor& x_norm, const LayerWeights& w, const ModelConfig& config, const Hooks& hooks,
+               int layer) {
+  at::Tensor post;
+  if (config.mlp == MlpKind::SwiGLU) {
+    auto gate = hooks.fire(Site::MlpPre, layer, linear(x_norm, w.W_gate, at::Tensor()));
+    auto up = hooks.fire(Site::MlpPreLinear, layer, linear(x_norm, w.W_in, w.b_in));
+    post = hooks.fire(Site::MlpPost, layer, at::silu(gate) * up);
+  } else {
+    auto pre = hooks.fire(Site::MlpPre, layer, linear(x_norm, w.W_in, w.b_in));
+    post = hooks.fire(Site::MlpPost, layer, at::gelu(pre, "tanh"));
+  }
+  return hooks.fire(Site::MlpOut, layer, linear(post, w.W_out, w.b_out));
+}
+
+}  // namespace patchbay::detail

@@ -1,0 +1,47 @@
+#pragma once
+// Per-architecture pieces of the forward pass (internal to src/model). Each takes the hook
+// registry so it can fire its TransformerLens hook points; `Hooks::fire` is a no-op
+// (one array lookup) when nothing is registered at that point.
+#include <ATen/core/Tensor.h>
+
+#include "patchbay/model/config.hpp"
+#include "patchbay/model/hook_registry.hpp"
+#include "patchbay/model/weights.hpp"
+
+namespace patchbay::detail {
+
+struct Hooks {
+  const HookRegistry& registry;
+  // Fires the hook at (site, layer) on x and returns the (possibly replaced) activation.
+  at::Tensor fire(Site site, int layer, at::Tensor x) const {
+    HookId id{site, layer};
+    if (registry.active(id)) registry.fire(id, x);
+    return x;
+  }
+  bool active(Site site, int layer) const { return registry.active({site, layer}); }
+};
+
+// x @ W (+ b) over the last dimension. x: [..., in], W: [in, out], b: [out] or undefined.
+at::Tensor linear(const at::Tensor& x, const at::Tensor& W, const at::Tensor& b);
+
+// LayerNorm or RMSNorm with hook_scale / hook_normalized.
+// x: [batch, pos, d_model] -> [batch, pos, d_model]
+at::Tensor norm(const at::Tensor& x, const NormWeights& w, const ModelConfig& config, const Hooks& hooks,
+                Site scale_site, Site normalized_site, int layer);
+
+// Rotary embedding on interleaved pairs (2i, 2i+1) of each head.
+// x: [batch, pos, heads, d_head]; cos/sin: [pos, d_head / 2] for the absolute positions of x.
+at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+
+// cos/sin tables [n_ctx, d_head / 2] for theta^(-2i / d_head) * position.
+std::pair<at::Tensor, at::Tensor> rotary_tables(const ModelConfig& config, const at::TensorOptions& options);
+
+// Attention sub-block on the normalised input. Returns hook_attn_out [batch, pos, d_model].
+at::Tensor attention(const at::Tensor& x_norm, const LayerWeights& w, const ModelConfig& config, const Hooks& hooks,
+                     int layer, const at::Tensor& rope_cos, const at::Tensor& rope_sin);
+
+// MLP sub-block (GELU-new or SwiGLU) on the normalised input. Returns hook_mlp_out [batch, pos, d_model].
+at::Tensor mlp(const at::Tensor& x_norm, const LayerWeights& w, const ModelConfig& config, const Hooks& hooks,
+               int layer);
+
+}  // namespace patchbay::detail

@@ -1,0 +1,100 @@
+#include "patchbay/model/model.hpp"
+
+#include <ATen/ATen.h>
+
+#include "components.hpp"
+#include "patchbay/core/error.hpp"
+
+namespace patchbay {
+
+std::vector<std::pair<std::string, at::Tensor*>> ModelWeights::named_tensors() {
+  std::vector<std::pair<std::string, at::Tensor*>> out;
+  auto add = [&](std::string name, at::Tensor& t) {
+    if (t.defined()) out.emplace_back(std::move(name), &t);
+  };
+  add("W_E", W_E);
+  add("W_pos", W_pos);
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    auto& w = layers[l];
+    auto name = [l](const char* field) { return fmt::format("blocks.{}.{}", l, field); };
+    add(name("ln1.w"), w.ln1.w);
+    add(name("ln1.b"), w.ln1.b);
+    add(name("ln2.w"), w.ln2.w);
+    add(name("ln2.b"), w.ln2.b);
+    add(name("W_qkv"), w.W_qkv);
+    add(name("b_qkv"), w.b_qkv);
+    add(name("W_O"), w.W_O);
+    add(name("b_O"), w.b_O);
+    add(name("W_in"), w.W_in);
+    add(name("b_in"), w.b_in);
+    add(name("W_gate"), w.W_gate);
+    add(name("W_out"), w.W_out);
+    add(name("b_out"), w.b_out);
+  }
+  add("ln_final.w", ln_final.w);
+  add("ln_final.b", ln_final.b);
+  add("W_U", W_U);
+  add("b_U", b_U);
+  return out;
+}
+
+void ModelWeights::to(const at::Device& device) {
+  for (auto& [name, t] : named_tensors()) *t = t->to(device);
+}
+
+void warn_non_finite(ModelWeights& weights, const std::string& what) {
+  for (auto& [name, t] : weights.named_tensors())
+    if (!at::isfinite(*t).all().item<bool>())
+      fmt::print(stderr, "warning: {}: weight {} contains NaN or Inf values\n", what, name);
+}
+
+Model::Model(ModelConfig config, ModelWeights weights, std::shared_ptr<const Tokenizer> tokenizer, ModelSource source)
+    : config_(std::move(config)),
+      weights_(std::move(weights)),
+      tokenizer_(std::move(tokenizer)),
+      source_(std::move(source)),
+      hooks_(std::make_shared<HookRegistry>(config_)) {
+  config_.validate(source_.dir);
+  if (static_cast<std::int64_t>(weights_.layers.size()) != config_.n_layers)
+    fail<FormatError>("{}: {} layers of weights for a config with n_layers = {}", source_.dir, weights_.layers.size(),
+                      config_.n_layers);
+  if (tokenizer_ && tokenizer_->vocab_size() > config_.d_vocab)
+    fail<FormatError>("{}: tokenizer has {} tokens but the model's vocabulary is {}", source_.dir,
+                      tokenizer_->vocab_size(), config_.d_vocab);
+  if (config_.positions == PositionKind::Rotary)
+    std::tie(rope_cos_, rope_sin_) = detail::rotary_tables(config_, weights_.W_E.options());
+}
+
+void Model::to(const at::Device& device) {
+  weights_.to(device);
+  if (rope_cos_.defined()) {
+    rope_cos_ = rope_cos_.to(device);
+    rope_sin_ = rope_sin_.to(device);
+  }
+}
+
+const Tokenizer& Model::tokenizer() const {
+  if (!tokenizer_)
+    fail<InputError>("model '{}' has no tokenizer (expected vocab.json + merges.txt or tokenizer.bin in its directory)",
+                     source_.dir);
+  return *tokenizer_;
+}
+
+std::pair<at::Tensor, ActivationCache> Model::run_with_cache(const at::Tensor& tokens, const HookFilter& filter,
+                                                             const ForwardOptions& options) const {
+  const int first = forward_order(hook::resid_pre(options.start_layer), config_);
+  const int last = options.stop_after_layer < 0 ? forward_order(hook::ln_final_normalized(), config_)
+                                                : forward_order(hook::resid_post(options.stop_after_layer), config_);
+  ActivationCache cache;
+  std::vector<HookHandle> handles;
+  for (HookId id : all_hook_points(config_)) {
+    int order = forward_order(id, config_);
+    bool before_start = options.start_layer > 0 && order < first;
+    if (before_start || order > last || !filter(id)) continue;
+    handles.push_back(hooks_->add(id, [&cache](at::Tensor& activation, HookId at) { cache.put(at, activation); }));
+  }
+  at::Tensor out = forward(tokens, options);
+  return {std::move(out), std::move(cache)};
+}
+
+}  // namespace patchbay
