@@ -180,9 +180,9 @@ std::string Gpt2Tokenizer::token_text(std::int64_t id) const {
 
 std::string Gpt2Tokenizer::decode(std::span<const std::int64_t> ids) const {
   std::string out;
-  for (std::int64_t id : ids) {
-    if (bos_ && id == *bos_ && &id == &ids.front()) continue;  // a leading BOS decodes to nothing
-    out += token_text(id);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i == 0 && bos_ && ids[i] == *bos_) continue;  // a leading BOS decodes to nothing
+    out += token_text(ids[i]);
   }
   return out;
 }
