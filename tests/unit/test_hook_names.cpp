@@ -1,0 +1,33 @@
+// Hook names round-trip through the one name table; bad names list what exists.
+#include <catch2/catch.hpp>
+
+#include "patchbay/core/error.hpp"
+#include "patchbay/model/random_model.hpp"
+
+using namespace patchbay;
+
+TEST_CASE("every hook name parses back to its id", "[hooks][names]") {
+  for (const auto& c : {gpt2_like_config(3, 16, 2, 31, 8), llama_like_config(3, 16, 4, 2, 24, 31, 8)})
+    for (HookId id : all_hook_points(c)) CHECK(parse_hook(to_string(id), c) == id);
+  auto c = gpt2_like_config(12, 768, 12, 50257, 1024);
+  CHECK(to_string(hook::resid_post(3)) == "blocks.3.hook_resid_post");
+  CHECK(to_string({Site::Pattern, 11}) == "blocks.11.attn.hook_pattern");
+  CHECK(to_string(hook::ln_final_scale()) == "ln_final.hook_scale");
+  CHECK(parse_hook("blocks.0.ln1.hook_normalized", c) == HookId{Site::Ln1Normalized, 0});
+  CHECK(all_hook_points(c).size() == 2 + 12 * 18 + 2);  // 21 block sites less rot_q, rot_k, pre_linear
+}
+
+TEST_CASE("unknown or out-of-range hook names are refused with the list of valid names", "[hooks][names][errors]") {
+  auto gpt2 = gpt2_like_config(2, 16, 2, 31, 8);
+  auto llama = llama_like_config(5, 16, 4, 2, 24, 31, 8);
+  CHECK_THROWS_AS(parse_hook("blocks.2.hook_resid_post", gpt2), InputError);
+  CHECK_THROWS_WITH(parse_hook("blocks.2.hook_resid_post", gpt2),
+                    Catch::Contains("layer 2 is out of range, the model has layers 0..1") &&
+                        Catch::Contains("blocks.{0..1}.hook_resid_post"));
+  CHECK_THROWS_WITH(parse_hook("blocks.0.hook_resid_pots", gpt2), Catch::Contains("no block hook named 'hook_resid_pots'"));
+  CHECK_THROWS_WITH(parse_hook("hook_pos_embed", llama), Catch::Contains("llama models have no hook_pos_embed"));
+  CHECK_THROWS_WITH(parse_hook("blocks.0.attn.hook_rot_q", gpt2), Catch::Contains("gpt2 models have no attn.hook_rot_q"));
+  CHECK_THROWS_WITH(parse_hook("blocks.x.hook_resid_pre", gpt2), Catch::Contains("'x' is not a layer number"));
+  CHECK_THROWS_WITH(parse_hook("", gpt2), Catch::Contains("valid hooks: hook_embed"));
+  CHECK_THROWS_WITH(parse_hook("blocks.99999999999.hook_resid_pre", gpt2), Catch::Contains("is not a layer number"));
+}

@@ -1,0 +1,153 @@
+// Identities TransformerLens users rely on, on random models of both families.
+#include <catch2/catch.hpp>
+
+#include <ATen/ATen.h>
+
+#include "patchbay/model/random_model.hpp"
+
+using namespace patchbay;
+
+namespace {
+std::vector<Model> both_families() {
+  std::vector<Model> models;
+  models.push_back(random_model(gpt2_like_config(3, 32, 4, 97, 24), 1));
+  models.push_back(random_model(llama_like_config(3, 32, 4, 2, 40, 97, 24), 2));  // grouped-query attention
+  return models;
+}
+at::Tensor random_tokens(std::int64_t batch, std::int64_t pos, std::int64_t vocab, std::uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return at::randint(vocab, {batch, pos}, gen, at::kLong);
+}
+}  // namespace
+
+TEST_CASE("residual stream identities hold at every layer", "[model][invariants]") {
+  at::InferenceMode no_grad;
+  for (auto& model : both_families()) {
+    const auto& c = model.config();
+    INFO(to_string(c.arch));
+    auto tokens = random_tokens(2, 11, c.d_vocab, 3);
+    auto [logits, cache] = model.run_with_cache(tokens, filters::all());
+    for (int l = 0; l < c.n_layers; ++l) {
+      INFO("layer " << l);
+      auto pre = cache.at(hook::resid_pre(l)), mid = cache.at(hook::resid_mid(l)), post = cache.at(hook::resid_post(l));
+      CHECK(at::allclose(mid, pre + cache.at(hook::attn_out(l)), 0, 1e-6));
+      CHECK(at::allclose(post, mid + cache.at(hook::mlp_out(l)), 0, 1e-6));
+      if (l + 1 < c.n_layers) CHECK(at::equal(post, cache.at(hook::resid_pre(l + 1))));
+
+      // attn_out = sum over heads of hook_result + b_O
+      auto heads = cache.at({Site::Result, l}).sum(2);
+      const auto& b_O = model.weights().layers[l].b_O;
+      CHECK(at::allclose(cache.at(hook::attn_out(l)), b_O.defined() ? heads + b_O : heads, 1e-5, 1e-6));
+
+      // patterns are causal probability distributions
+      auto pattern = cache.at(hook::pattern(l));  // [batch, head, q, k]
+      CHECK(pattern.sizes() == at::IntArrayRef({2, c.n_heads, 11, 11}));
+      CHECK(at::allclose(pattern.sum(-1), at::ones({2, c.n_heads, 11}), 0, 1e-6));
+      CHECK(pattern.triu(1).abs().max().item<float>() == 0.0f);
+      CHECK(pattern.min().item<float>() >= 0.0f);
+    }
+    CHECK(logits.sizes() == at::IntArrayRef({2, 11, c.d_vocab}));
+  }
+}
+
+TEST_CASE("hook shapes follow TransformerLens", "[model][hooks]") {
+  at::InferenceMode no_grad;
+  auto model = random_model(llama_like_config(2, 32, 4, 2, 40, 97, 24), 5);
+  auto [logits, cache] = model.run_with_cache(random_tokens(3, 7, 97, 1), filters::all());
+  using S = std::vector<std::int64_t>;
+  CHECK(cache.at(hook::embed()).sizes().vec() == S{3, 7, 32});
+  CHECK(cache.at({Site::Q, 1}).sizes().vec() == S{3, 7, 4, 8});
+  CHECK(cache.at({Site::K, 1}).sizes().vec() == S{3, 7, 2, 8});  // kv heads
+  CHECK(cache.at({Site::RotK, 1}).sizes().vec() == S{3, 7, 2, 8});
+  CHECK(cache.at({Site::AttnScores, 0}).sizes().vec() == S{3, 4, 7, 7});
+  CHECK(cache.at({Site::Z, 0}).sizes().vec() == S{3, 7, 4, 8});
+  CHECK(cache.at({Site::Result, 0}).sizes().vec() == S{3, 7, 4, 32});
+  CHECK(cache.at({Site::Ln1Scale, 0}).sizes().vec() == S{3, 7, 1});
+  CHECK(cache.at({Site::MlpPreLinear, 0}).sizes().vec() == S{3, 7, 40});
+  CHECK(cache.at(hook::ln_final_normalized()).sizes().vec() == S{3, 7, 32});
+  CHECK(cache.size() == all_hook_points(model.config()).size());
+}
+
+TEST_CASE("a replacing hook changes everything downstream and nothing upstream", "[model][hooks]") {
+  at::InferenceMode no_grad;
+  for (auto& model : both_families()) {
+    INFO(to_string(model.config().arch));
+    auto tokens = random_tokens(1, 9, model.config().d_vocab, 4);
+    auto [clean_logits, clean] = model.run_with_cache(tokens, filters::all());
+
+    // Replace head 2's output at position 5 of layer 1.
+    auto handle = model.add_hook(hook::z(1), [](at::Tensor& z, HookId) {
+      z = z.clone();
+      z.index_put_({at::indexing::Slice(), 5, 2}, 1.0);
+    });
+    auto [patched_logits, patched] = model.run_with_cache(tokens, filters::all());
+
+    for (HookId id : all_hook_points(model.config())) {
+      int order = forward_order(id, model.config());
+      bool upstream = order < forward_order(hook::z(1), model.config());
+      INFO(to_string(id));
+      if (upstream) CHECK(at::equal(clean.at(id), patched.at(id)));
+    }
+    auto diff = (patched_logits - clean_logits).abs().amax({0, 2});  // per position
+    CHECK(diff.narrow(0, 0, 5).max().item<float>() == 0.0f);  // earlier positions cannot see it
+    CHECK(diff.narrow(0, 5, 4).min().item<float>() > 0.0f);  // position 5 and later all change
+    CHECK_FALSE(at::equal(clean.at(hook::resid_post(2)), patched.at(hook::resid_post(2))));
+  }
+}
+
+TEST_CASE("stopping after a layer and starting at a layer reproduce the full pass", "[model][forward]") {
+  at::InferenceMode no_grad;
+  for (auto& model : both_families()) {
+    INFO(to_string(model.config().arch));
+    auto tokens = random_tokens(2, 8, model.config().d_vocab, 6);
+    auto [logits, cache] = model.run_with_cache(tokens, filters::sites({Site::ResidPre, Site::ResidPost}));
+    auto stopped = model.forward(tokens, ForwardOptions().stop_after(1));
+    CHECK(at::equal(stopped, cache.at(hook::resid_post(1))));
+    auto resumed = model.forward(tokens, ForwardOptions().start_at(2, cache.at(hook::resid_pre(2))));
+    CHECK(at::allclose(resumed, logits, 0, 1e-6));
+    auto middle = model.forward(tokens, ForwardOptions().start_at(1, cache.at(hook::resid_pre(1))).stop_after(1));
+    CHECK(at::allclose(middle, cache.at(hook::resid_post(1)), 0, 1e-6));
+  }
+}
+
+TEST_CASE("hooks are removed when their handle goes out of scope, even on exceptions", "[model][hooks]") {
+  at::InferenceMode no_grad;
+  auto model = random_model(gpt2_like_config(2, 16, 2, 31, 8), 7);
+  auto tokens = random_tokens(1, 4, 31, 1);
+  int calls = 0;
+  try {
+    auto handle = model.add_hook(hook::resid_post(0), [&](at::Tensor&, HookId) {
+      ++calls;
+      throw std::runtime_error("boom");
+    });
+    model.forward(tokens);
+  } catch (const std::runtime_error&) {
+  }
+  CHECK(calls == 1);
+  CHECK_FALSE(model.hooks().any_active());
+  model.forward(tokens);
+  CHECK(calls == 1);
+
+  HookHandle moved;
+  {
+    auto handle = model.add_hook("blocks.1.hook_mlp_out", [&](at::Tensor&, HookId) { ++calls; });
+    moved = std::move(handle);
+  }
+  model.forward(tokens);
+  CHECK(calls == 2);  // the moved-to handle keeps the hook alive
+  moved.remove();
+  model.forward(tokens);
+  CHECK(calls == 2);
+}
+
+TEST_CASE("hooks a pass cannot reach are refused instead of silently never firing", "[model][hooks][errors]") {
+  at::InferenceMode no_grad;
+  auto model = random_model(gpt2_like_config(3, 16, 2, 31, 8), 8);
+  auto tokens = random_tokens(1, 4, 31, 2);
+  auto handle = model.add_hook(hook::resid_post(2), [](at::Tensor&, HookId) {});
+  CHECK_THROWS_WITH(model.forward(tokens, ForwardOptions().stop_after(1)),
+                    Catch::Contains("blocks.2.hook_resid_post would never fire"));
+  auto early = model.add_hook(hook::embed(), [](at::Tensor&, HookId) {});
+  auto resid = at::zeros({1, 4, 16});
+  CHECK_THROWS_WITH(model.forward(tokens, ForwardOptions().start_at(1, resid)), Catch::Contains("hook_embed would never fire"));
+}
