@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
   # libraries
   libtorch-dev libopenblas0-openmp libboost-graph-dev libfmt-dev catch2
-  libhdf5-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev
+  libhdf5-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev libicu-dev
   # data: the word list for the word-index experiment
   wamerican
 )

@@ -39,7 +39,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    // Usage of the subcommand that was being parsed (or of the whole tool), then the error.
+    const CLI::App* context = &app;
+    for (const auto* sub : app.get_subcommands()) context = sub;
+    std::fprintf(stderr, "%s\nerror: %s\n", context->help().c_str(), e.what());
     return 2;
   }
 

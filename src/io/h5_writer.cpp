@@ -89,18 +89,17 @@ void H5Writer::write_attribute(const std::string& key, const std::string& value,
   try {
     H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
     H5::DataSpace scalar(H5S_SCALAR);
-    H5::H5Object* target = nullptr;
-    H5::Group group;
-    H5::DataSet dataset;
+    auto write = [&](H5::H5Object& target) {
+      if (target.attrExists(key)) target.removeAttr(key);
+      target.createAttribute(key, type, scalar).write(type, value);
+    };
     if (object == "/" || impl_->file.childObjType(object) == H5O_TYPE_GROUP) {
-      group = impl_->file.openGroup(object);
-      target = &group;
+      H5::Group group = impl_->file.openGroup(object);
+      write(group);
     } else {
-      dataset = impl_->file.openDataSet(object);
-      target = &dataset;
+      H5::DataSet dataset = impl_->file.openDataSet(object);
+      write(dataset);
     }
-    if (target->attrExists(key)) target->removeAttr(key);
-    target->createAttribute(key, type, scalar).write(type, value);
   } catch (const H5::Exception& e) {
     fail<Error>("writing attribute '{}' on '{}' in '{}' failed: {}", key, object, path_, e.getDetailMsg());
   }

@@ -1,0 +1,37 @@
+#pragma once
+// Reads HDF5 result files: datasets as tensors, string attributes. Errors from the HDF5
+// library are turned into FormatError naming the file and the object.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace patchbay {
+
+class H5Reader {
+ public:
+  // Throws FormatError when the file is missing or not HDF5.
+  explicit H5Reader(const std::string& path);
+  ~H5Reader();
+  H5Reader(H5Reader&&) noexcept;
+  H5Reader& operator=(H5Reader&&) noexcept;
+
+  const std::string& path() const { return path_; }
+  bool has(const std::string& name) const;
+  // Full paths of every dataset ("blocks.0.hook_resid_pre", "probe/weights", ...), sorted.
+  std::vector<std::string> datasets() const;
+  // float datasets load as float32, integer ones as int64. `max_elements` guards against a
+  // hostile file declaring a huge dataset.
+  at::Tensor read_tensor(const std::string& name, std::int64_t max_elements = std::int64_t(1) << 32) const;
+  std::vector<std::int64_t> shape(const std::string& name) const;
+  std::optional<std::string> attribute(const std::string& key, const std::string& object = "/") const;
+
+ private:
+  struct Impl;
+  std::string path_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace patchbay

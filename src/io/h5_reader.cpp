@@ -1,0 +1,134 @@
+#include "patchbay/io/h5_reader.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+
+#include <ATen/ATen.h>
+#include <H5Cpp.h>
+
+#include "patchbay/core/error.hpp"
+#include "patchbay/core/shape.hpp"
+
+namespace patchbay {
+
+struct H5Reader::Impl {
+  H5::H5File file;
+};
+
+H5Reader::H5Reader(const std::string& path) : path_(path) {
+  H5::Exception::dontPrint();
+  if (!std::filesystem::is_regular_file(path)) fail<FormatError>("'{}' does not exist or is not a file", path);
+  try {
+    if (!H5::H5File::isHdf5(path)) fail<FormatError>("'{}' is not an HDF5 file", path);
+    impl_ = std::make_unique<Impl>(Impl{H5::H5File(path, H5F_ACC_RDONLY)});
+  } catch (const H5::Exception& e) {
+    fail<FormatError>("cannot open '{}' as HDF5: {}", path, e.getDetailMsg());
+  }
+}
+
+H5Reader::~H5Reader() = default;
+H5Reader::H5Reader(H5Reader&&) noexcept = default;
+H5Reader& H5Reader::operator=(H5Reader&&) noexcept = default;
+
+bool H5Reader::has(const std::string& name) const {
+  try {
+    // Walk the path one link at a time: nameExists on a nested path fails if a parent is missing.
+    H5::Group group = impl_->file.openGroup("/");
+    std::size_t start = 0;
+    while (true) {
+      auto slash = name.find('/', start);
+      auto part = name.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+      if (part.empty() || !group.nameExists(part)) return false;
+      if (slash == std::string::npos) return true;
+      if (group.childObjType(part) != H5O_TYPE_GROUP) return false;
+      group = group.openGroup(part);
+      start = slash + 1;
+    }
+  } catch (const H5::Exception&) {
+    return false;
+  }
+}
+
+std::vector<std::string> H5Reader::datasets() const {
+  std::vector<std::string> out;
+  std::function<void(const H5::Group&, const std::string&, int)> walk = [&](const H5::Group& g, const std::string& prefix,
+                                                                            int depth) {
+    if (depth > 32) fail<FormatError>("'{}': groups nested deeper than 32 levels", path_);
+    for (hsize_t i = 0; i < g.getNumObjs(); ++i) {
+      std::string name = g.getObjnameByIdx(i);
+      auto type = g.childObjType(name);
+      if (type == H5O_TYPE_DATASET) out.push_back(prefix + name);
+      else if (type == H5O_TYPE_GROUP) walk(g.openGroup(name), prefix + name + "/", depth + 1);
+    }
+  };
+  try {
+    walk(impl_->file.openGroup("/"), "", 0);
+  } catch (const H5::Exception& e) {
+    fail<FormatError>("'{}': cannot list datasets: {}", path_, e.getDetailMsg());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::int64_t> H5Reader::shape(const std::string& name) const {
+  if (!has(name)) fail<FormatError>("'{}' has no dataset '{}'", path_, name);
+  try {
+    H5::DataSpace space = impl_->file.openDataSet(name).getSpace();
+    int rank = space.getSimpleExtentNdims();
+    if (rank < 0 || rank > 32) fail<FormatError>("'{}': dataset '{}' has rank {}", path_, name, rank);
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+    space.getSimpleExtentDims(dims.data());
+    return {dims.begin(), dims.end()};
+  } catch (const H5::Exception& e) {
+    fail<FormatError>("'{}': cannot read the shape of '{}': {}", path_, name, e.getDetailMsg());
+  }
+}
+
+at::Tensor H5Reader::read_tensor(const std::string& name, std::int64_t max_elements) const {
+  auto dims = shape(name);
+  std::int64_t count = 1;
+  for (auto d : dims) {
+    if (d != 0 && count > max_elements / d)
+      fail<FormatError>("'{}': dataset '{}' of shape {} exceeds the {} element limit", path_, name, shape_str(dims),
+                        max_elements);
+    count *= d;
+  }
+  try {
+    H5::DataSet ds = impl_->file.openDataSet(name);
+    auto cls = ds.getTypeClass();
+    if (cls == H5T_FLOAT) {
+      auto t = at::empty(dims, at::kFloat);
+      ds.read(t.data_ptr(), H5::PredType::NATIVE_FLOAT);
+      return t;
+    }
+    if (cls == H5T_INTEGER) {
+      auto t = at::empty(dims, at::kLong);
+      ds.read(t.data_ptr(), H5::PredType::NATIVE_INT64);
+      return t;
+    }
+    fail<FormatError>("'{}': dataset '{}' is neither float nor integer", path_, name);
+  } catch (const H5::Exception& e) {
+    fail<FormatError>("'{}': cannot read dataset '{}': {}", path_, name, e.getDetailMsg());
+  }
+}
+
+std::optional<std::string> H5Reader::attribute(const std::string& key, const std::string& object) const {
+  try {
+    auto read = [&](const H5::H5Object& target) -> std::optional<std::string> {
+      if (!target.attrExists(key)) return std::nullopt;
+      H5::Attribute attr = target.openAttribute(key);
+      if (attr.getTypeClass() != H5T_STRING)
+        fail<FormatError>("'{}': attribute '{}' of '{}' is not a string", path_, key, object);
+      std::string value;
+      attr.read(attr.getStrType(), value);
+      return value;
+    };
+    if (object == "/" || impl_->file.childObjType(object) == H5O_TYPE_GROUP) return read(impl_->file.openGroup(object));
+    return read(impl_->file.openDataSet(object));
+  } catch (const H5::Exception& e) {
+    fail<FormatError>("'{}': cannot read attribute '{}' of '{}': {}", path_, key, object, e.getDetailMsg());
+  }
+}
+
+}  // namespace patchbay
