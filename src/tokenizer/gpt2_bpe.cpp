@@ -169,6 +169,11 @@ std::vector<std::int64_t> Gpt2Tokenizer::encode(std::string_view text, bool bos)
   return ids;
 }
 
+std::vector<std::int64_t> Gpt2Tokenizer::encode_continuation(std::string_view text) const {
+  // Without BOS, GPT-2's encoding has no start-of-text effect: the same as encode().
+  return encode(text, /*bos=*/false);
+}
+
 std::string Gpt2Tokenizer::token_text(std::int64_t id) const {
   if (id < 0 || id >= vocab_size())
     fail<InputError>("token id {} is out of range for a vocabulary of {}", id, vocab_size());

@@ -72,9 +72,13 @@ std::int64_t Llama2cTokenizer::lookup(const std::string& piece) const {
 }
 
 std::vector<std::int64_t> Llama2cTokenizer::encode(std::string_view text, bool bos) const {
+  return encode_pieces(text, bos, /*dummy_prefix=*/true);
+}
+
+std::vector<std::int64_t> Llama2cTokenizer::encode_pieces(std::string_view text, bool bos, bool dummy_prefix) const {
   std::vector<std::int64_t> tokens;
   if (bos) tokens.push_back(kBos);
-  if (!text.empty()) {
+  if (dummy_prefix && !text.empty()) {
     auto prefix = lookup(" ");
     if (prefix < 0) fail<InputError>("tokenizer has no ' ' piece for the dummy prefix");
     tokens.push_back(prefix);
@@ -112,6 +116,10 @@ std::vector<std::int64_t> Llama2cTokenizer::encode(std::string_view text, bool b
     tokens.erase(tokens.begin() + static_cast<std::ptrdiff_t>(best_index) + 1);
   }
   return tokens;
+}
+
+std::vector<std::int64_t> Llama2cTokenizer::encode_continuation(std::string_view text) const {
+  return encode_pieces(text, /*bos=*/false, /*dummy_prefix=*/false);
 }
 
 std::string Llama2cTokenizer::token_text(std::int64_t id) const {

@@ -71,3 +71,27 @@ TEST_CASE("decoding inverts encoding and the word view follows leading spaces", 
     CHECK(tok->begins_word(ids[1]));   // the dummy-prefix space starts the first word
   }
 }
+
+TEST_CASE("continuation encoding matches in-context tokenization of words", "[tokenizer]") {
+  // A prompt assembled word by word must equal the tokenization of the whole text.
+  const std::vector<std::string> words = {"apple", "dramatisation", "sick", "alpaca", "tokenizer"};
+  std::string text = "When";
+  for (const auto& w : words) text += " " + w;
+  SECTION("gpt2") {
+    auto dir = test::models("gpt2");
+    if (!test::have(dir + "/vocab.json")) PATCHBAY_SKIP("no GPT-2 tokenizer files");
+    auto tok = Gpt2Tokenizer::from_files(dir + "/vocab.json", dir + "/merges.txt");
+    auto assembled = tok->encode("When");
+    for (const auto& w : words) for (auto id : tok->encode_word(w)) assembled.push_back(id);
+    CHECK(assembled == tok->encode(text));
+  }
+  SECTION("llama2c") {
+    auto path = test::models("stories260K/tokenizer.bin");
+    if (!test::have(path)) PATCHBAY_SKIP("no " << path);
+    auto tok = Llama2cTokenizer::from_file(path);
+    auto assembled = tok->encode("When", /*bos=*/true);
+    for (const auto& w : words) for (auto id : tok->encode_word(w)) assembled.push_back(id);
+    CHECK(assembled == tok->encode(text, /*bos=*/true));
+    CHECK(tok->encode_continuation("x\n").front() != tok->encode(" ").front());  // no dummy prefix
+  }
+}

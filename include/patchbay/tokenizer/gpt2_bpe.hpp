@@ -21,6 +21,7 @@ class Gpt2Tokenizer : public Tokenizer {
                                                      const std::string& what);
 
   std::vector<std::int64_t> encode(std::string_view text, bool bos = false) const override;
+  std::vector<std::int64_t> encode_continuation(std::string_view text) const override;
   std::string decode(std::span<const std::int64_t> ids) const override;
   std::string token_text(std::int64_t id) const override;
   bool begins_word(std::int64_t id) const override;

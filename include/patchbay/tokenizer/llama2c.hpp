@@ -25,6 +25,7 @@ class Llama2cTokenizer : public Tokenizer {
                                                       const std::string& what);
 
   std::vector<std::int64_t> encode(std::string_view text, bool bos = false) const override;
+  std::vector<std::int64_t> encode_continuation(std::string_view text) const override;
   std::string decode(std::span<const std::int64_t> ids) const override;
   std::string token_text(std::int64_t id) const override;
   bool begins_word(std::int64_t id) const override;
@@ -37,6 +38,7 @@ class Llama2cTokenizer : public Tokenizer {
  private:
   Llama2cTokenizer() = default;
   std::int64_t lookup(const std::string& piece) const;  // -1 when absent
+  std::vector<std::int64_t> encode_pieces(std::string_view text, bool bos, bool dummy_prefix) const;
 
   std::vector<std::string> pieces_;
   std::vector<float> scores_;

@@ -15,6 +15,13 @@ class Tokenizer {
 
   // Token ids for `text`; with `bos`, the beginning-of-sequence id is prepended.
   virtual std::vector<std::int64_t> encode(std::string_view text, bool bos = false) const = 0;
+  // Tokens of `text` as it appears after other text: no BOS, no dummy prefix. Prompts are
+  // assembled piece by piece from these, so every token's word is known.
+  virtual std::vector<std::int64_t> encode_continuation(std::string_view text) const = 0;
+  // Tokens of " word" mid-sentence.
+  std::vector<std::int64_t> encode_word(std::string_view word) const {
+    return encode_continuation(" " + std::string(word));
+  }
   // Text of a token sequence (the BOS token decodes to nothing). Throws InputError for ids out of range.
   virtual std::string decode(std::span<const std::int64_t> ids) const = 0;
   // The text one token stands for, as it would appear inside decoded text.
