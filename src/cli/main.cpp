@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   cli::add_run_command(app, global, runner);
   cli::add_tokenize_command(app, global, runner);
   cli::add_cache_command(app, global, runner);
+  cli::add_word_index_command(app, global, runner);
 
   try {
     app.parse(argc, argv);

@@ -75,6 +75,7 @@ std::vector<std::int64_t> H5Reader::shape(const std::string& name) const {
   if (!has(name)) fail<FormatError>("'{}' has no dataset '{}'", path_, name);
   try {
     H5::DataSpace space = impl_->file.openDataSet(name).getSpace();
+    if (space.getSimpleExtentType() == H5S_SCALAR) return {};
     int rank = space.getSimpleExtentNdims();
     if (rank < 0 || rank > 32) fail<FormatError>("'{}': dataset '{}' has rank {}", path_, name, rank);
     std::vector<hsize_t> dims(static_cast<std::size_t>(rank));

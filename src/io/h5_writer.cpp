@@ -74,7 +74,7 @@ void H5Writer::write_tensor(const std::string& name, const at::Tensor& tensor) {
   else if (t.scalar_type() != at::kFloat) t = t.to(at::kFloat);
   std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
   try {
-    H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+    H5::DataSpace space = dims.empty() ? H5::DataSpace(H5S_SCALAR) : H5::DataSpace(static_cast<int>(dims.size()), dims.data());
     H5::Group parent = ensure_parent_groups(impl_->file, name);
     auto leaf = name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
     H5::DataSet ds = parent.createDataSet(leaf, type, space);

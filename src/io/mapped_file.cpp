@@ -71,14 +71,18 @@ namespace {
 class Sha256 {
  public:
   void update(const std::uint8_t* data, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-      block_[fill_++] = data[i];
+    length_ += n;
+    while (n > 0) {
+      std::size_t take = std::min<std::size_t>(64 - fill_, n);
+      std::memcpy(block_.data() + fill_, data, take);
+      fill_ += take;
+      data += take;
+      n -= take;
       if (fill_ == 64) {
         compress();
         fill_ = 0;
       }
     }
-    length_ += n;
   }
   std::string hex() {
     std::uint64_t bits = length_ * 8;

@@ -5,8 +5,8 @@
 
 namespace patchbay::test {
 inline std::string shared_dir() { return PATCHBAY_SHARED_DIR; }
-inline std::string reference(const std::string& rel) { return shared_dir() + "/reference/" + rel; }
-inline std::string models(const std::string& rel) { return shared_dir() + "/models/" + rel; }
+inline std::string reference(const std::string& rel) { return (std::filesystem::path(shared_dir()) / "reference" / rel).string(); }
+inline std::string models(const std::string& rel) { return (std::filesystem::path(shared_dir()) / "models" / rel).string(); }
 inline bool have(const std::string& path) { return std::filesystem::exists(path); }
 }  // namespace patchbay::test
 

@@ -20,6 +20,7 @@ class H5Writer {
   H5Writer& operator=(const H5Writer&) = delete;
 
   // Writes a float32 (or int64) tensor as a dataset; `name` may contain '/' to make groups.
+  // A 0-dim tensor becomes a scalar dataset.
   void write_tensor(const std::string& name, const at::Tensor& tensor);
   // String attribute on the root group (or on an existing object named by `object`).
   void write_attribute(const std::string& key, const std::string& value, const std::string& object = "/");

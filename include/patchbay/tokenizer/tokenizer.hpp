@@ -20,7 +20,11 @@ class Tokenizer {
   virtual std::vector<std::int64_t> encode_continuation(std::string_view text) const = 0;
   // Tokens of " word" mid-sentence.
   std::vector<std::int64_t> encode_word(std::string_view word) const {
-    return encode_continuation(" " + std::string(word));
+    std::string text;
+    text.reserve(word.size() + 1);
+    text.push_back(' ');
+    text.append(word);
+    return encode_continuation(text);
   }
   // Text of a token sequence (the BOS token decodes to nothing). Throws InputError for ids out of range.
   virtual std::string decode(std::span<const std::int64_t> ids) const = 0;

@@ -1,0 +1,46 @@
+#pragma once
+// A minimal SVG writer: shapes and text appended to a canvas, serialised as one standalone,
+// well-formed document. Text is XML-escaped; numbers are written with fixed precision.
+#include <string>
+#include <vector>
+
+namespace patchbay::svg {
+
+std::string escape(const std::string& text);
+
+struct Style {
+  std::string fill = "none";
+  std::string stroke = "none";
+  double stroke_width = 1;
+  std::string dash;        // e.g. "4 3"
+  double opacity = 1;
+  std::string to_attributes() const;
+};
+
+class Canvas {
+ public:
+  Canvas(double width, double height) : width_(width), height_(height) {}
+  // `tooltip` becomes a <title> child: shown on hover in browsers.
+  void rect(double x, double y, double w, double h, const Style& style, const std::string& tooltip = "");
+  void line(double x1, double y1, double x2, double y2, const Style& style);
+  void polyline(const std::vector<std::pair<double, double>>& points, const Style& style);
+  void circle(double cx, double cy, double r, const Style& style, const std::string& tooltip = "");
+  // anchor: "start", "middle" or "end"; rotate in degrees around (x, y).
+  void text(double x, double y, const std::string& content, double size = 12, const std::string& anchor = "start",
+            double rotate = 0, const std::string& weight = "normal");
+  std::string str() const;  // the full <svg> document
+  double width() const { return width_; }
+  double height() const { return height_; }
+
+ private:
+  double width_, height_;
+  std::vector<std::string> elements_;
+};
+
+// A categorical palette (colour-blind friendly, 10 colours, then repeats).
+const std::string& categorical(int i);
+
+// Writes `content` to `path` through a temporary file renamed into place.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+}  // namespace patchbay::svg

@@ -1,0 +1,149 @@
+// Word-index results in HDF5:
+//   /                      attributes: kind, provenance (JSON), config (JSON), summary (JSON)
+//   /dataset/{train,val}/  tokens, unit, pos_in_unit, first, last, space [n_prompts, max_len] (padded -1),
+//                          lengths [n_prompts], points [n_points, 3] (prompt, position, label)
+//   /layers/NAME/probe/    W [d_model, K], b [K] (+ mean, std); attributes converged, iterations, stop_reason
+//   /layers/NAME/control/  the control-task probe, same layout
+//   /layers/NAME/val/      accuracy, per_word [K], positions [P], per_position [P], cells [K, P, K]
+//   /baselines/{abs_position,space_count}/  the same evaluation layout
+#include <filesystem>
+
+#include <ATen/ATen.h>
+
+#include "patchbay/core/error.hpp"
+#include "patchbay/core/provenance.hpp"
+#include "patchbay/experiments/word_index.hpp"
+#include "patchbay/io/h5_reader.hpp"
+#include "patchbay/io/h5_writer.hpp"
+#include "patchbay/report/svg.hpp"
+#include "patchbay/report/word_index_plots.hpp"
+
+namespace patchbay {
+namespace {
+
+// A [n_prompts, max_len] table of one per-token field, padded with -1.
+template <typename Field>
+at::Tensor token_table(const WordIndexSplit& split, Field field) {
+  auto t = at::full({static_cast<std::int64_t>(split.prompts.size()), split.max_length()}, -1, at::kLong);
+  auto a = t.accessor<std::int64_t, 2>();
+  for (std::size_t i = 0; i < split.prompts.size(); ++i) {
+    const auto& p = split.prompts[i];
+    for (std::size_t j = 0; j < p.tokens.size(); ++j) a[static_cast<std::int64_t>(i)][static_cast<std::int64_t>(j)] = field(p, j);
+  }
+  return t;
+}
+
+void write_split(H5Writer& out, const std::string& group, const WordIndexSplit& split) {
+  out.write_tensor(group + "/tokens", token_table(split, [](const Prompt& p, std::size_t j) { return p.tokens[j]; }));
+  out.write_tensor(group + "/unit", token_table(split, [](const Prompt& p, std::size_t j) { return std::int64_t(p.unit[j]); }));
+  out.write_tensor(group + "/pos_in_unit",
+                   token_table(split, [](const Prompt& p, std::size_t j) { return std::int64_t(p.pos_in_unit[j]); }));
+  out.write_tensor(group + "/first", token_table(split, [](const Prompt& p, std::size_t j) { return std::int64_t(p.first[j]); }));
+  out.write_tensor(group + "/last", token_table(split, [](const Prompt& p, std::size_t j) { return std::int64_t(p.last[j]); }));
+  out.write_tensor(group + "/space", token_table(split, [](const Prompt& p, std::size_t j) { return std::int64_t(p.space[j]); }));
+  std::vector<std::int64_t> lengths, points;
+  for (const auto& p : split.prompts) lengths.push_back(static_cast<std::int64_t>(p.tokens.size()));
+  for (const auto& pt : split.points) points.insert(points.end(), {pt.prompt, pt.position, pt.label});
+  out.write_tensor(group + "/lengths", at::tensor(lengths, at::kLong));
+  out.write_tensor(group + "/points", at::tensor(points, at::kLong).view({-1, 3}));
+}
+
+void write_probe(H5Writer& out, const std::string& group, const LogisticProbe& p) {
+  out.write_tensor(group + "/W", p.W);
+  out.write_tensor(group + "/b", p.b);
+  if (p.mean.defined()) {
+    out.write_tensor(group + "/mean", p.mean);
+    out.write_tensor(group + "/std", p.std);
+  }
+  out.write_attribute("converged", p.converged ? "true" : "false", group);
+  out.write_attribute("iterations", std::to_string(p.iterations), group);
+  out.write_attribute("stop_reason", p.stop_reason, group);
+  out.write_attribute("max_abs_grad", fmt::format("{:.6g}", p.max_abs_grad), group);
+}
+
+void write_evaluation(H5Writer& out, const std::string& group, const Evaluation& e) {
+  out.write_tensor(group + "/accuracy", at::scalar_tensor(e.accuracy, at::kFloat));
+  out.write_tensor(group + "/per_word", at::tensor(e.per_label, at::kDouble).to(at::kFloat));
+  out.write_tensor(group + "/positions", at::tensor(e.positions, at::kLong));
+  out.write_tensor(group + "/per_position", at::tensor(e.per_position, at::kDouble).to(at::kFloat));
+  out.write_tensor(group + "/cells", e.cells);
+}
+
+nlohmann::json options_json(const WordIndexExperimentOptions& o) {
+  return {{"layers", o.layers},
+          {"main_layer", o.main_layer},
+          {"probe", {{"C", o.probe.C}, {"tol", o.probe.tol}, {"max_iter", o.probe.max_iter}, {"standardize", o.probe.standardize}}},
+          {"batch_size", o.extract.batch_size},
+          {"works_margin", o.works_margin},
+          {"dictionary", o.data.dictionary},
+          {"train_fraction", o.data.train_fraction}};
+}
+
+std::string sibling(const std::string& h5_path, const std::string& suffix) {
+  std::filesystem::path p(h5_path);
+  return (p.parent_path() / (p.stem().string() + suffix)).string();
+}
+
+}  // namespace
+
+std::vector<std::string> write_word_index_results(const std::string& path, bool overwrite, const Model& model,
+                                                  const WordIndexExperimentOptions& options, const WordIndexResults& r) {
+  H5Writer out(path, overwrite);
+  const auto summary = r.summary(model);
+  out.write_attribute("kind", "word_index");
+  out.write_attribute("provenance", summary["provenance"].dump());
+  out.write_attribute("config", options_json(options).dump());
+  out.write_attribute("summary", summary.dump());
+  out.write_attribute("model", model.config().name);
+  out.write_attribute("seed", std::to_string(r.dataset.options.seed));
+  write_split(out, "dataset/train", r.dataset.train);
+  write_split(out, "dataset/val", r.dataset.val);
+  for (const auto& lr : r.layers) {
+    const std::string g = "layers/" + probe_layer_name(lr.layer);
+    write_probe(out, g + "/probe", lr.probe);
+    write_probe(out, g + "/control", lr.control_probe);
+    write_evaluation(out, g + "/val", lr.val);
+    out.write_tensor(g + "/train_accuracy", at::scalar_tensor(lr.train_accuracy, at::kFloat));
+    out.write_tensor(g + "/control_accuracy", at::scalar_tensor(lr.control_accuracy, at::kFloat));
+    out.write_attribute("hook", to_string(probe_layer_hook(lr.layer)), g + "/probe");
+  }
+  write_evaluation(out, "baselines/abs_position", r.abs_position_baseline);
+  write_evaluation(out, "baselines/space_count", r.space_count_baseline);
+
+  // Figures first, so that a failure leaves neither them nor the HDF5 file under final names.
+  const auto key_plot = sibling(path, "_key_plot.svg"), sweep = sibling(path, "_layer_sweep.svg");
+  const auto& main = r.layer(r.main_layer);
+  svg::write_file_atomic(key_plot, key_plot_svg(main.val, r.dataset.n_classes(),
+                                                fmt::format("{}: predicted word index by absolute position (layer {}, accuracy {:.3f})",
+                                                            model.config().name, probe_layer_name(r.main_layer), main.val.accuracy)));
+  svg::write_file_atomic(sweep, layer_sweep_svg(r, fmt::format("{}: word-index probe by layer", model.config().name)));
+  out.commit();
+  return {path, key_plot, sweep};
+}
+
+LogisticProbe read_word_index_probe(const std::string& path, const std::string& layer) {
+  H5Reader in(path);
+  if (in.attribute("kind") != std::optional<std::string>("word_index"))
+    fail<InputError>("'{}' is not a word-index result file (kind {})", path, in.attribute("kind").value_or("missing"));
+  const std::string g = "layers/" + layer + "/probe";
+  if (!in.has(g + "/W")) {
+    std::string layers;
+    for (const auto& d : in.datasets())
+      if (d.ends_with("/probe/W")) layers += (layers.empty() ? "" : ", ") + d.substr(7, d.size() - 7 - 8);
+    fail<InputError>("'{}' has no probe for layer '{}' (it has: {})", path, layer, layers);
+  }
+  LogisticProbe p;
+  p.W = in.read_tensor(g + "/W");
+  p.b = in.read_tensor(g + "/b");
+  if (p.W.dim() != 2 || p.b.dim() != 1 || p.b.size(0) != p.W.size(1))
+    fail<FormatError>("'{}': probe {} has inconsistent shapes", path, layer);
+  if (in.has(g + "/mean")) {
+    p.mean = in.read_tensor(g + "/mean");
+    p.std = in.read_tensor(g + "/std");
+  }
+  p.converged = in.attribute("converged", g) == std::optional<std::string>("true");
+  p.stop_reason = in.attribute("stop_reason", g).value_or("");
+  return p;
+}
+
+}  // namespace patchbay
