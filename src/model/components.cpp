@@ -49,7 +49,7 @@ at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Te
 }
 
 at::Tensor attention(const at::Tensor& x_norm, const LayerWeights& w, const ModelConfig& config, const Hooks& hooks,
-                     int layer, const at::Tensor& rope_cos, const at::Tensor& rope_sin) {
+                     int layer, const at::Tensor& rope_cos, const at::Tensor& rope_sin, const AttentionContext& ctx) {
   const auto batch = x_norm.size(0), pos = x_norm.size(1);
   const auto H = config.n_heads, KV = config.n_kv_heads, D = config.d_head;
 
@@ -60,36 +60,46 @@ at::Tensor attention(const at::Tensor& x_norm, const LayerWeights& w, const Mode
   auto v = hooks.fire(Site::V, layer, qkv.narrow(-1, (H + KV) * D, KV * D).view({batch, pos, KV, D}));
 
   if (config.positions == PositionKind::Rotary) {
-    auto cos = rope_cos.narrow(0, 0, pos), sin = rope_sin.narrow(0, 0, pos);
+    auto cos = rope_cos.narrow(0, ctx.offset, pos), sin = rope_sin.narrow(0, ctx.offset, pos);
     q = hooks.fire(Site::RotQ, layer, apply_rotary(q, cos, sin));
     k = hooks.fire(Site::RotK, layer, apply_rotary(k, cos, sin));
   }
+  if (ctx.past_keys.defined()) {  // keys and values of the earlier positions, computed before
+    k = at::cat({ctx.past_keys, k}, 1);
+    v = at::cat({ctx.past_values, v}, 1);
+  }
+  const auto n_keys = k.size(1);
+  if (ctx.last_query_only) q = q.narrow(1, pos - 1, 1);
+  const auto n_queries = q.size(1);
 
   // Grouped-query attention: query head h reads kv head h / (H / KV).
-  auto qh = q.permute({0, 2, 1, 3});  // [batch, H, pos, D]
-  auto kh = k.permute({0, 2, 1, 3});  // [batch, KV, pos, D]
+  auto qh = q.permute({0, 2, 1, 3});  // [batch, H, q, D]
+  auto kh = k.permute({0, 2, 1, 3});  // [batch, KV, k, D]
   auto vh = v.permute({0, 2, 1, 3});
   if (KV != H) {
     kh = kh.repeat_interleave(H / KV, 1);
     vh = vh.repeat_interleave(H / KV, 1);
   }
   auto scores = at::matmul(qh, kh.transpose(-1, -2)) / std::sqrt(static_cast<double>(D));  // [batch, H, q, k]
-  auto future = at::ones({pos, pos}, at::TensorOptions().dtype(at::kBool).device(scores.device())).triu(1);
-  scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+  // Causal mask in absolute positions: query at position i sees keys at positions <= i.
+  auto index_options = at::TensorOptions().dtype(at::kLong).device(scores.device());
+  auto query_pos = at::arange(n_keys - n_queries, n_keys, index_options).unsqueeze(1);  // [q, 1]
+  auto key_pos = at::arange(n_keys, index_options).unsqueeze(0);                         // [1, k]
+  scores = scores.masked_fill(key_pos > query_pos, -std::numeric_limits<float>::infinity());
   scores = hooks.fire(Site::AttnScores, layer, scores);
   auto pattern = hooks.fire(Site::Pattern, layer, at::softmax(scores, -1));  // [batch, H, q, k]
-  auto z = hooks.fire(Site::Z, layer, at::matmul(pattern, vh).permute({0, 2, 1, 3}));  // [batch, pos, H, D]
+  auto z = hooks.fire(Site::Z, layer, at::matmul(pattern, vh).permute({0, 2, 1, 3}));  // [batch, q, H, D]
 
   at::Tensor out;
   if (hooks.active(Site::Result, layer)) {
     // Per-head outputs are H times the memory of attn_out: computed only when asked for.
     auto W_O = w.W_O.view({H, D, config.d_model});
-    auto result = at::einsum("bphd,hdm->bphm", {z, W_O});  // [batch, pos, H, d_model]
+    auto result = at::einsum("bphd,hdm->bphm", {z, W_O});  // [batch, q, H, d_model]
     result = hooks.fire(Site::Result, layer, result);
     out = result.sum(2);
     if (w.b_O.defined()) out = out + w.b_O;
   } else {
-    out = linear(z.reshape({batch, pos, H * D}), w.W_O, w.b_O);
+    out = linear(z.reshape({batch, n_queries, H * D}), w.W_O, w.b_O);
   }
   return hooks.fire(Site::AttnOut, layer, out);
 }

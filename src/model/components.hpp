@@ -36,9 +36,18 @@ at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Te
 // cos/sin tables [n_ctx, d_head / 2] for theta^(-2i / d_head) * position.
 std::pair<at::Tensor, at::Tensor> rotary_tables(const ModelConfig& config, const at::TensorOptions& options);
 
-// Attention sub-block on the normalised input. Returns hook_attn_out [batch, pos, d_model].
+// Where the positions of a pass sit, and the keys/values before them.
+struct AttentionContext {
+  std::int64_t offset = 0;   // absolute position of the first row
+  at::Tensor past_keys;      // [batch, n_past = offset, n_kv_heads, d_head] (after rotary) or undefined
+  at::Tensor past_values;    // [batch, n_past, n_kv_heads, d_head] or undefined
+  bool last_query_only = false;  // compute the output of the last position only
+};
+
+// Attention sub-block on the normalised input x_norm [batch, pos, d_model]. Returns
+// hook_attn_out [batch, pos, d_model] ([batch, 1, d_model] with last_query_only).
 at::Tensor attention(const at::Tensor& x_norm, const LayerWeights& w, const ModelConfig& config, const Hooks& hooks,
-                     int layer, const at::Tensor& rope_cos, const at::Tensor& rope_sin);
+                     int layer, const at::Tensor& rope_cos, const at::Tensor& rope_sin, const AttentionContext& ctx);
 
 // MLP sub-block (GELU-new or SwiGLU) on the normalised input. Returns hook_mlp_out [batch, pos, d_model].
 at::Tensor mlp(const at::Tensor& x_norm, const LayerWeights& w, const ModelConfig& config, const Hooks& hooks,

@@ -33,6 +33,25 @@ void check_layers(const ForwardOptions& o, const ModelConfig& config, const at::
     fail<InputError>("start_layer = {} is out of range (expected 0..{})", o.start_layer, config.n_layers - 1);
   if (o.stop_after_layer >= 0 && o.stop_after_layer < o.start_layer)
     fail<InputError>("stop_after_layer = {} is before start_layer = {}", o.stop_after_layer, o.start_layer);
+  const int stop = o.stop_after_layer < 0 ? static_cast<int>(config.n_layers) - 1 : o.stop_after_layer;
+  if (o.position_offset < 0 || o.position_offset + tokens.size(1) > config.n_ctx)
+    fail<InputError>("positions {}..{} exceed the model's context of {} tokens", o.position_offset,
+                     o.position_offset + tokens.size(1) - 1, config.n_ctx);
+  if (o.position_offset > 0) {
+    if (o.past == nullptr) fail<InputError>("position_offset = {} needs the keys and values of the earlier positions", o.position_offset);
+    if (o.past->length() != o.position_offset)
+      fail<InputError>("past keys cover {} positions but position_offset is {}", o.past->length(), o.position_offset);
+    for (int l = o.start_layer; l <= stop; ++l) {
+      const auto idx = static_cast<std::size_t>(l);
+      if (idx >= o.past->keys.size() || !o.past->keys[idx].defined() || !o.past->values[idx].defined())
+        fail<InputError>("past keys/values lack layer {}", l);
+      const auto pb = o.past->keys[idx].size(0);
+      if (tokens.size(0) % pb != 0)
+        fail<InputError>("past keys have batch {}, which does not divide the batch of {}", pb, tokens.size(0));
+    }
+  }
+  if (o.last_position_only && o.stop_after_layer < 0)
+    fail<InputError>("last_position_only needs stop_after_layer (it returns a residual stream, not logits)");
   if (o.start_layer > 0) {
     if (!o.start_resid.defined())
       fail<InputError>("start_layer = {} needs start_resid (blocks.{}.hook_resid_pre)", o.start_layer, o.start_layer);
@@ -54,6 +73,9 @@ void check_hooks_reachable(const HookRegistry& hooks, const ForwardOptions& o, c
     if ((o.start_layer > 0 && order < first) || order > last)
       fail<InputError>("hook {} would never fire in a pass over layers {}..{}; remove it or widen the pass",
                        to_string(id), o.start_layer, o.stop_after_layer < 0 ? config.n_layers - 1 : o.stop_after_layer);
+    if (o.last_position_only && id.layer == o.stop_after_layer && id.site != Site::ResidPre)
+      fail<InputError>("hook {} sits at the stop layer of a last-position-only pass, where it would see one position",
+                       to_string(id));
   }
 }
 
@@ -67,23 +89,38 @@ at::Tensor Model::forward(const at::Tensor& tokens_in, const ForwardOptions& opt
   const auto tokens = tokens_in.to(device());
   const auto batch = tokens.size(0), pos = tokens.size(1);
 
+  const auto offset = options.position_offset;
   at::Tensor resid;  // [batch, pos, d_model]
   if (options.start_layer == 0) {
     resid = hooks.fire(Site::Embed, -1, weights_.W_E.index_select(0, tokens.reshape(-1)).view({batch, pos, -1}));
     if (config_.positions == PositionKind::Learned) {
-      auto pos_embed = weights_.W_pos.narrow(0, 0, pos).unsqueeze(0).expand({batch, pos, config_.d_model});
+      auto pos_embed = weights_.W_pos.narrow(0, offset, pos).unsqueeze(0).expand({batch, pos, config_.d_model});
       resid = resid + hooks.fire(Site::PosEmbed, -1, pos_embed);
     }
   } else {
     resid = options.start_resid.to(device());
   }
 
+  // Past keys/values with batch B' serve groups of batch / B' consecutive rows.
+  auto past_for = [&](const std::vector<at::Tensor>& per_layer, int layer) -> at::Tensor {
+    if (options.past == nullptr || offset == 0) return {};
+    auto t = per_layer[static_cast<std::size_t>(layer)].to(device());
+    if (t.size(0) == batch) return t;
+    if (t.size(0) == 1) return t.expand({batch, t.size(1), t.size(2), t.size(3)});
+    return t.repeat_interleave(batch / t.size(0), 0);
+  };
+
   const int last_layer = options.stop_after_layer < 0 ? static_cast<int>(config_.n_layers) - 1 : options.stop_after_layer;
   for (int layer = options.start_layer; layer <= last_layer; ++layer) {
     const auto& w = weights_.layers[static_cast<std::size_t>(layer)];
+    const bool last_only = options.last_position_only && layer == last_layer;
+    detail::AttentionContext ctx{offset, options.past ? past_for(options.past->keys, layer) : at::Tensor(),
+                                 options.past ? past_for(options.past->values, layer) : at::Tensor(), last_only};
     resid = hooks.fire(Site::ResidPre, layer, resid);
     auto x1 = detail::norm(resid, w.ln1, config_, hooks, Site::Ln1Scale, Site::Ln1Normalized, layer);
-    resid = hooks.fire(Site::ResidMid, layer, resid + detail::attention(x1, w, config_, hooks, layer, rope_cos_, rope_sin_));
+    auto attn_out = detail::attention(x1, w, config_, hooks, layer, rope_cos_, rope_sin_, ctx);
+    if (last_only) resid = resid.narrow(1, pos - 1, 1);
+    resid = hooks.fire(Site::ResidMid, layer, resid + attn_out);
     auto x2 = detail::norm(resid, w.ln2, config_, hooks, Site::Ln2Scale, Site::Ln2Normalized, layer);
     resid = hooks.fire(Site::ResidPost, layer, resid + detail::mlp(x2, w, config_, hooks, layer));
   }

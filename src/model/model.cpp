@@ -98,3 +98,30 @@ std::pair<at::Tensor, ActivationCache> Model::run_with_cache(const at::Tensor& t
 }
 
 }  // namespace patchbay
+
+namespace patchbay {
+
+std::vector<HookId> key_value_hooks(const ModelConfig& config, int first_layer, int last_layer) {
+  std::vector<HookId> out;
+  const Site key_site = config.positions == PositionKind::Rotary ? Site::RotK : Site::K;
+  for (int l = first_layer; l <= last_layer; ++l) {
+    out.push_back({key_site, l});
+    out.push_back({Site::V, l});
+  }
+  return out;
+}
+
+KeyValuePrefix key_value_prefix(const ActivationCache& cache, const ModelConfig& config, int first_layer, int last_layer,
+                                std::int64_t n_past) {
+  KeyValuePrefix prefix;
+  prefix.keys.resize(static_cast<std::size_t>(config.n_layers));
+  prefix.values.resize(static_cast<std::size_t>(config.n_layers));
+  const Site key_site = config.positions == PositionKind::Rotary ? Site::RotK : Site::K;
+  for (int l = first_layer; l <= last_layer; ++l) {
+    prefix.keys[static_cast<std::size_t>(l)] = cache.at({key_site, l}).narrow(1, 0, n_past);
+    prefix.values[static_cast<std::size_t>(l)] = cache.at({Site::V, l}).narrow(1, 0, n_past);
+  }
+  return prefix;
+}
+
+}  // namespace patchbay

@@ -151,3 +151,49 @@ TEST_CASE("hooks a pass cannot reach are refused instead of silently never firin
   auto resid = at::zeros({1, 4, 16});
   CHECK_THROWS_WITH(model.forward(tokens, ForwardOptions().start_at(1, resid)), Catch::Contains("hook_embed would never fire"));
 }
+
+TEST_CASE("suffix passes over cached keys and values reproduce the full pass", "[model][forward][suffix]") {
+  at::InferenceMode no_grad;
+  for (auto& model : both_families()) {
+    const auto& c = model.config();
+    INFO(to_string(c.arch));
+    const int L = static_cast<int>(c.n_layers) - 1;
+    auto tokens = random_tokens(3, 10, c.d_vocab, 9);
+    auto hooks = key_value_hooks(c, 0, L);
+    hooks.push_back(hook::resid_pre(1));
+    hooks.push_back(hook::resid_post(1));
+    auto [logits, cache] = model.run_with_cache(tokens, filters::only(hooks));
+    for (std::int64_t p : {1, 4, 9}) {
+      INFO("offset " << p);
+      auto prefix = key_value_prefix(cache, c, 0, L, p);
+      auto suffix_logits = model.forward(tokens.narrow(1, p, 10 - p), ForwardOptions().suffix(p, &prefix));
+      CHECK(at::allclose(suffix_logits, logits.narrow(1, p, 10 - p), 1e-5, 1e-5));
+
+      // From a middle layer, stopping early, last position only.
+      auto resid = cache.at(hook::resid_pre(1)).narrow(1, p, 10 - p);
+      auto mid = model.forward(tokens.narrow(1, p, 10 - p),
+                               ForwardOptions().start_at(1, resid).stop_after(1).suffix(p, &prefix).only_last_position());
+      CHECK(mid.sizes() == at::IntArrayRef({3, 1, c.d_model}));
+      CHECK(at::allclose(mid, cache.at(hook::resid_post(1)).narrow(1, 9, 1), 1e-5, 1e-5));
+    }
+    // One prefix row serves a whole batch of variants of the same prompt.
+    auto one = tokens.narrow(0, 0, 1);
+    auto [one_logits, one_cache] = model.run_with_cache(one, filters::only(key_value_hooks(c, 0, L)));
+    auto prefix = key_value_prefix(one_cache, c, 0, L, 6);
+    auto batch = one.narrow(1, 6, 4).repeat({4, 1});
+    auto out = model.forward(batch, ForwardOptions().suffix(6, &prefix));
+    for (int b = 0; b < 4; ++b) CHECK(at::allclose(out[b], one_logits[0].narrow(0, 6, 4), 1e-5, 1e-5));
+  }
+}
+
+TEST_CASE("suffix pass arguments are checked", "[model][forward][errors]") {
+  at::InferenceMode no_grad;
+  auto model = random_model(gpt2_like_config(2, 16, 2, 31, 8), 3);
+  auto tokens = random_tokens(1, 4, 31, 1);
+  CHECK_THROWS_WITH(model.forward(tokens, ForwardOptions().suffix(2, nullptr)), Catch::Contains("needs the keys and values"));
+  CHECK_THROWS_WITH(model.forward(tokens, ForwardOptions().suffix(6, nullptr)), Catch::Contains("exceed the model's context of 8"));
+  CHECK_THROWS_WITH(model.forward(tokens, ForwardOptions().only_last_position()), Catch::Contains("needs stop_after_layer"));
+  auto handle = model.add_hook(hook::z(1), [](at::Tensor&, HookId) {});
+  CHECK_THROWS_WITH(model.forward(tokens, ForwardOptions().stop_after(1).only_last_position()),
+                    Catch::Contains("sits at the stop layer"));
+}

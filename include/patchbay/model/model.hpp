@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -17,6 +18,17 @@
 
 namespace patchbay {
 
+// Keys (after rotary embedding) and values of the positions before a suffix run, per layer.
+struct KeyValuePrefix {
+  std::vector<at::Tensor> keys;    // [layer] -> [batch or 1, n_past, n_kv_heads, d_head]
+  std::vector<at::Tensor> values;  // [layer] -> [batch or 1, n_past, n_kv_heads, d_head]
+  std::int64_t length() const {
+    for (const auto& k : keys)
+      if (k.defined()) return k.size(1);
+    return 0;
+  }
+};
+
 struct ForwardOptions {
   // Stop after this block and return its hook_resid_post [batch, pos, d_model]; -1 runs to the logits.
   int stop_after_layer = -1;
@@ -24,12 +36,28 @@ struct ForwardOptions {
   int start_layer = 0;
   at::Tensor start_resid;  // [batch, pos, d_model], required when start_layer > 0
 
+  // Suffix runs: `tokens` / `start_resid` hold positions [position_offset, position_offset + pos)
+  // and `past` supplies the keys and values of positions [0, position_offset) for every layer
+  // the pass runs. Exact, because causal attention means earlier positions never see later ones.
+  // A past with batch B' < batch serves consecutive groups of batch / B' rows.
+  std::int64_t position_offset = 0;
+  const KeyValuePrefix* past = nullptr;
+  // At the stop layer, compute attention queries and the MLP for the last position only and
+  // return its hook_resid_post as [batch, 1, d_model]. No hooks may sit at the stop layer.
+  bool last_position_only = false;
+
   ForwardOptions& stop_after(int layer) { stop_after_layer = layer; return *this; }
   ForwardOptions& start_at(int layer, at::Tensor resid) {
     start_layer = layer;
     start_resid = std::move(resid);
     return *this;
   }
+  ForwardOptions& suffix(std::int64_t offset, const KeyValuePrefix* prefix) {
+    position_offset = offset;
+    past = prefix;
+    return *this;
+  }
+  ForwardOptions& only_last_position(bool v = true) { last_position_only = v; return *this; }
 };
 
 // Where a model came from; recorded as provenance in result files.
@@ -76,5 +104,13 @@ class Model {
   std::shared_ptr<HookRegistry> hooks_;
   at::Tensor rope_cos_, rope_sin_;  // [n_ctx, d_head / 2]; undefined for learned positions
 };
+
+// The cache's hook_k (hook_rot_k for rotary models) and hook_v of layers [first, last], cut to
+// the first `n_past` positions: the prefix for a suffix run. The cache must hold those hooks.
+KeyValuePrefix key_value_prefix(const ActivationCache& cache, const ModelConfig& config, int first_layer,
+                                int last_layer, std::int64_t n_past);
+
+// Hook ids a cache needs for key_value_prefix over those layers.
+std::vector<HookId> key_value_hooks(const ModelConfig& config, int first_layer, int last_layer);
 
 }  // namespace patchbay
