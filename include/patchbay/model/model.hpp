@@ -80,9 +80,10 @@ class Model {
   at::Device device() const { return weights_.W_E.device(); }
   void to(const at::Device& device);
 
-  // Installs a hook; it stays until the handle is destroyed.
-  HookHandle add_hook(HookId id, HookFn fn) { return hooks_->add(id, std::move(fn)); }
-  HookHandle add_hook(const std::string& name, HookFn fn) { return add_hook(parse_hook(name, config_), std::move(fn)); }
+  // Installs a hook; it stays until the handle is destroyed. Hooks are scoped interventions,
+  // not part of the model's weights, so analyses holding a const Model& may install them.
+  HookHandle add_hook(HookId id, HookFn fn) const { return hooks_->add(id, std::move(fn)); }
+  HookHandle add_hook(const std::string& name, HookFn fn) const { return add_hook(parse_hook(name, config_), std::move(fn)); }
   const HookRegistry& hooks() const { return *hooks_; }
 
   // tokens: [batch, pos] int64 (any device). Returns logits [batch, pos, d_vocab], or

@@ -1,0 +1,40 @@
+#pragma once
+// Token-aligned clean/corrupted prompt pairs: the same prefix and the same number of tokens,
+// split into words differently, so the target token (the last) sits at the same absolute
+// position but ends a different word. 3|1 vs 1|2|1: the 4th token ends word 1 in the clean
+// prompt and word 2 in the corrupted one.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "patchbay/data/word_index.hpp"
+
+namespace patchbay {
+
+struct PairOptions {
+  std::vector<int> clean_split = {3, 1};         // tokens per word
+  std::vector<int> corrupted_split = {1, 2, 1};  // must have the same total
+  int n_pairs = 64;
+  std::string prefix = kDefaultPrefix;
+  bool bos = false;
+  std::uint64_t seed = 0;
+  std::string dictionary = kDefaultDictionary;
+};
+
+struct PromptPair {
+  Prompt clean;
+  Prompt corrupted;
+  std::int32_t target = 0;          // absolute position of the target token (the last)
+  std::int32_t clean_label = 0;     // word index of the target in the clean prompt
+  std::int32_t corrupted_label = 0;
+};
+
+// Draws real words of the required token lengths (validation words, so a probe trained by the
+// word-index experiment never saw them). Throws InputError when the splits have different
+// totals or a length has no words.
+std::vector<PromptPair> token_aligned_pairs(const Tokenizer& tokenizer, const PairOptions& options);
+
+// The pairs' tokens as [n_pairs, pos] int64: which = 0 for clean, 1 for corrupted.
+at::Tensor pair_tokens(const std::vector<PromptPair>& pairs, int which);
+
+}  // namespace patchbay

@@ -1,0 +1,41 @@
+#pragma once
+// Prompt pairs and probes for random models (no tokenizer needed).
+#include <ATen/ATen.h>
+
+#include "patchbay/data/pairs.hpp"
+#include "patchbay/probe/logistic.hpp"
+
+namespace patchbay::test {
+
+inline Prompt prompt_of(const at::Tensor& ids) {
+  Prompt p;
+  for (std::int64_t i = 0; i < ids.size(0); ++i) p.tokens.push_back(ids[i].item<std::int64_t>());
+  p.unit.assign(p.tokens.size(), 0);
+  return p;
+}
+
+// n pairs of random token sequences of `length`, differing from `first_difference` on; the
+// target is the last token.
+inline std::vector<PromptPair> random_pairs(int n, std::int64_t length, std::int64_t vocab, std::uint64_t seed,
+                                            std::int64_t first_difference = 0) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  std::vector<PromptPair> pairs;
+  for (int i = 0; i < n; ++i) {
+    auto clean = at::randint(vocab, {length}, gen, at::kLong);
+    auto corrupted = clean.clone();
+    corrupted.narrow(0, first_difference, length - first_difference)
+        .copy_(at::randint(vocab, {length - first_difference}, gen, at::kLong));
+    pairs.push_back({prompt_of(clean), prompt_of(corrupted), static_cast<std::int32_t>(length - 1), 1, 2});
+  }
+  return pairs;
+}
+
+inline LogisticProbe random_probe(std::int64_t d_model, std::int64_t classes, std::uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  LogisticProbe p;
+  p.W = at::randn({d_model, classes}, gen, at::kFloat);
+  p.b = at::randn({classes}, gen, at::kFloat);
+  return p;
+}
+
+}  // namespace patchbay::test
