@@ -17,6 +17,11 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& W, const at::Tensor& b)
 
 at::Tensor norm(const at::Tensor& x, const NormWeights& w, const ModelConfig& config, const Hooks& hooks,
                 Site scale_site, Site normalized_site, int layer) {
+  // Unobserved: the fused kernels (the same arithmetic in fewer passes over memory).
+  if (!hooks.active(scale_site, layer) && !hooks.active(normalized_site, layer)) {
+    if (config.norm == NormKind::LayerNorm) return at::layer_norm(x, {x.size(-1)}, w.w, w.b, config.norm_eps);
+    return x * at::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + config.norm_eps) * w.w;
+  }
   // TransformerLens semantics: scale = sqrt(mean(centred^2) + eps) with centring only for
   // LayerNorm; hook_normalized includes the weight (and bias).
   at::Tensor centred = config.norm == NormKind::LayerNorm ? x - x.mean(-1, /*keepdim=*/true) : x;
@@ -53,15 +58,29 @@ at::Tensor attention(const at::Tensor& x_norm, const LayerWeights& w, const Mode
   const auto batch = x_norm.size(0), pos = x_norm.size(1);
   const auto H = config.n_heads, KV = config.n_kv_heads, D = config.d_head;
 
-  // One GEMM for q, k and v; the hooks see views of its output.
-  auto qkv = linear(x_norm, w.W_qkv, w.b_qkv);  // [batch, pos, (H + 2 KV) * D]
-  auto q = hooks.fire(Site::Q, layer, qkv.narrow(-1, 0, H * D).view({batch, pos, H, D}));
-  auto k = hooks.fire(Site::K, layer, qkv.narrow(-1, H * D, KV * D).view({batch, pos, KV, D}));
-  auto v = hooks.fire(Site::V, layer, qkv.narrow(-1, (H + KV) * D, KV * D).view({batch, pos, KV, D}));
+  // One GEMM for q, k and v; the hooks see views of its output. With last_query_only, only the
+  // last position's query is needed (no hooks sit at such a layer).
+  at::Tensor q, k, v;
+  auto split = [&](const at::Tensor& t, std::int64_t from, std::int64_t heads) {
+    return t.narrow(-1, from * D, heads * D).view({batch, t.size(1), heads, D});
+  };
+  if (ctx.last_query_only) {
+    auto bias = [&](std::int64_t from, std::int64_t n) { return w.b_qkv.defined() ? w.b_qkv.narrow(0, from, n) : at::Tensor(); };
+    q = split(linear(x_norm.narrow(1, pos - 1, 1), w.W_qkv.narrow(1, 0, H * D), bias(0, H * D)), 0, H);
+    auto kv = linear(x_norm, w.W_qkv.narrow(1, H * D, 2 * KV * D), bias(H * D, 2 * KV * D));
+    k = split(kv, 0, KV);
+    v = split(kv, KV, KV);
+  } else {
+    auto qkv = linear(x_norm, w.W_qkv, w.b_qkv);  // [batch, pos, (H + 2 KV) * D]
+    q = hooks.fire(Site::Q, layer, split(qkv, 0, H));
+    k = hooks.fire(Site::K, layer, split(qkv, H, KV));
+    v = hooks.fire(Site::V, layer, split(qkv, H + KV, KV));
+  }
 
   if (config.positions == PositionKind::Rotary) {
     auto cos = rope_cos.narrow(0, ctx.offset, pos), sin = rope_sin.narrow(0, ctx.offset, pos);
-    q = hooks.fire(Site::RotQ, layer, apply_rotary(q, cos, sin));
+    q = hooks.fire(Site::RotQ, layer, apply_rotary(q, ctx.last_query_only ? cos.narrow(0, pos - 1, 1) : cos,
+                                                   ctx.last_query_only ? sin.narrow(0, pos - 1, 1) : sin));
     k = hooks.fire(Site::RotK, layer, apply_rotary(k, cos, sin));
   }
   if (ctx.past_keys.defined()) {  // keys and values of the earlier positions, computed before
@@ -69,7 +88,6 @@ at::Tensor attention(const at::Tensor& x_norm, const LayerWeights& w, const Mode
     v = at::cat({ctx.past_values, v}, 1);
   }
   const auto n_keys = k.size(1);
-  if (ctx.last_query_only) q = q.narrow(1, pos - 1, 1);
   const auto n_queries = q.size(1);
 
   // Grouped-query attention: query head h reads kv head h / (H / KV).

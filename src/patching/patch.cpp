@@ -58,47 +58,76 @@ PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs
 
   const std::int64_t V = sweep.per_head ? site_heads(sweep.site, c) : 1;
   const int pos_axis = position_axis(sweep.site);
+  const std::int64_t bucket = options.position_bucket > 0
+                                  ? options.position_bucket
+                                  : std::clamp<std::int64_t>((48 + N * V - 1) / (N * V), 1, 8);  // measured: ~48 rows per bucket is best
   for (int l = 0; l <= L; ++l) {
     const auto source = src.at({sweep.site, l});     // [pair, ...]
     const auto resid = recv.at(hook::resid_pre(l));  // [pair, T + 1, d_model]
-    const std::vector<std::int64_t> starts = sweep.per_position ? [&] {
-      std::vector<std::int64_t> v;
-      for (std::int64_t p = 0; p <= T; ++p) v.push_back(p);
-      return v;
-    }() : std::vector<std::int64_t>{0};
-    for (std::int64_t p : starts) {
-      if (sweep.per_position && l == L && position_local(sweep.site) && p != T) continue;  // exactly zero
-      const auto S = T + 1 - p;
-      const auto prefix = p > 0 ? key_value_prefix(recv, c, l, L, p) : KeyValuePrefix{};
-      // Source slice over the suffix positions, and which part each variant takes from it.
-      const auto src_suffix = source.narrow(pos_axis, p, S);  // [pair, ...suffix...]
-      auto one_shape = src_suffix.sizes().slice(1);
-      const auto mask = variant_mask(sweep, one_shape, V, 0).to(resid.device());  // [V, ...]
-      // Pairs in chunks so that a batch holds at most max_batch rows.
-      const std::int64_t chunk = std::max<std::int64_t>(1, options.max_batch / V);
+    std::vector<std::int64_t> positions;
+    for (std::int64_t p = 0; p <= (sweep.per_position ? T : 0); ++p)
+      if (!(sweep.per_position && l == L && position_local(sweep.site) && p != T)) positions.push_back(p);  // else exactly zero
+    // A position-local patch at (l, p) changes only position p within layer l: compute layer l
+    // for the bucket's positions only, then run layers l + 1 .. L over the suffix.
+    const bool split_at_layer = sweep.per_position && position_local(sweep.site) && l < L;
+
+    for (std::size_t b0 = 0; b0 < positions.size(); b0 += static_cast<std::size_t>(bucket)) {
+      const std::vector<std::int64_t> ps(positions.begin() + static_cast<std::ptrdiff_t>(b0),
+                                         positions.begin() + static_cast<std::ptrdiff_t>(std::min(positions.size(), b0 + bucket)));
+      const auto p0 = ps.front(), S = T + 1 - p0;
+      const auto patched_len = split_at_layer ? ps.back() - p0 + 1 : S;
+      const auto R = static_cast<std::int64_t>(ps.size()) * V;  // rows per pair: (position, variant), variant fastest
+      const auto prefix = p0 > 0 ? key_value_prefix(recv, c, l, L, p0) : KeyValuePrefix{};
+      const auto src_suffix = source.narrow(pos_axis, p0, patched_len);  // [pair, ...]
+      std::vector<at::Tensor> masks, position_masks;
+      for (auto p : ps) {
+        masks.push_back(variant_mask(sweep, src_suffix.sizes().slice(1), V, p - p0));
+        position_masks.push_back(at::arange(S).eq(p - p0).view({1, S, 1}).expand({V, S, 1}));
+      }
+      const auto mask = at::cat(masks, 0).to(resid.device());                   // [R, ...]
+      const auto at_position = at::cat(position_masks, 0).to(resid.device());   // [R, S, 1]
+      const std::int64_t chunk = std::max<std::int64_t>(1, options.max_batch / R);
       std::vector<at::Tensor> values;
       for (std::int64_t i0 = 0; i0 < N; i0 += chunk) {
         const auto n = std::min(chunk, N - i0);
-        const auto src_rows = src_suffix.narrow(0, i0, n).repeat_interleave(V, 0);  // [n V, ...]
+        auto rows = [&](const at::Tensor& t) { return t.narrow(0, i0, n).repeat_interleave(R, 0); };  // [n R, ...]
+        const auto src_rows = rows(src_suffix);
         std::vector<std::int64_t> reps(static_cast<std::size_t>(mask.dim()), 1);
         reps[0] = n;
-        const auto take = mask.repeat(reps);  // [n V, ...], variant index fastest
-        auto handle = model.add_hook({sweep.site, l}, [&](at::Tensor& act, HookId) { act = at::where(take, src_rows, act); });
+        const auto take = mask.repeat(reps);  // [n R, ...]
         KeyValuePrefix chunk_prefix;
-        if (p > 0)
+        chunk_prefix.keys.resize(static_cast<std::size_t>(c.n_layers));
+        chunk_prefix.values.resize(static_cast<std::size_t>(c.n_layers));
+        if (p0 > 0)
           for (int j = l; j <= L; ++j) {
-            chunk_prefix.keys.resize(static_cast<std::size_t>(c.n_layers));
-            chunk_prefix.values.resize(static_cast<std::size_t>(c.n_layers));
             chunk_prefix.keys[j] = prefix.keys[j].narrow(0, i0, n);
             chunk_prefix.values[j] = prefix.values[j].narrow(0, i0, n);
           }
-        ForwardOptions fo;
-        fo.stop_after(L).suffix(p, p > 0 ? &chunk_prefix : nullptr).only_last_position(l < L);
-        if (l > 0) fo.start_at(l, resid.narrow(0, i0, n).narrow(1, p, S).repeat_interleave(V, 0));
-        auto out = model.forward(recv_tokens.narrow(0, i0, n).narrow(1, p, S).repeat_interleave(V, 0), fo);
-        values.push_back(metric(out.select(1, out.size(1) - 1)).view({n, V}));
+        const auto* past = p0 > 0 ? &chunk_prefix : nullptr;
+        const auto tokens = rows(recv_tokens.narrow(1, p0, S));
+
+        // The patched run over layer l (the bucket's positions when split, else the whole suffix).
+        at::Tensor out;
+        {
+          auto handle = model.add_hook({sweep.site, l}, [&](at::Tensor& act, HookId) { act = at::where(take, src_rows, act); });
+          ForwardOptions fo;
+          fo.stop_after(split_at_layer ? l : L).suffix(p0, past).only_last_position(!split_at_layer && l < L);
+          if (l > 0) fo.start_at(l, rows(resid.narrow(1, p0, patched_len)));
+          out = model.forward(tokens.narrow(1, 0, patched_len), fo);
+        }
+        if (split_at_layer) {
+          // Every other position enters layer l + 1 as in the receiving run; the patched one as patched.
+          auto base = rows(recv.at(hook::resid_pre(l + 1)).narrow(1, p0, S));
+          auto patched = at::constant_pad_nd(out, {0, 0, 0, S - patched_len});
+          ForwardOptions fo;
+          fo.start_at(l + 1, at::where(at_position.repeat({n, 1, 1}), patched, base))
+              .stop_after(L).suffix(p0, past).only_last_position(true);
+          out = model.forward(tokens, fo);
+        }
+        values.push_back(metric(out.select(1, out.size(1) - 1)).view({n, static_cast<std::int64_t>(ps.size()), V}));
       }
-      store(r.metric, sweep, l, p, at::cat(values, 0));
+      auto bucket_values = at::cat(values, 0);  // [pair, positions in bucket, V]
+      for (std::size_t k = 0; k < ps.size(); ++k) store(r.metric, sweep, l, ps[k], bucket_values.select(1, static_cast<std::int64_t>(k)));
     }
   }
   return r;

@@ -7,7 +7,8 @@
 namespace patchbay {
 
 // Sets libtorch's intra-op thread count. 0 means one thread per hardware core
-// (libtorch itself defaults to 1 on these machines). Returns the count in effect.
+// (libtorch itself defaults to 1 on these machines). Returns the count in effect. Also tunes
+// the allocator for large short-lived tensors.
 int configure_threads(int requested = 0);
 
 // Parses "cpu", "cuda" or "cuda:N"; throws InputError for anything else or when CUDA

@@ -49,6 +49,10 @@ struct PatchResult {
 struct PatchOptions {
   // Rows per batched forward pass (variants x pairs); bounds memory.
   std::int64_t max_batch = 2048;
+  // Patch positions run together in one batch (rows for a later position recompute the few
+  // earlier positions, which the patch cannot change). 0 = chosen from the batch size: GEMMs on
+  // few rows are dominated by packing the weights.
+  std::int64_t position_bucket = 0;
 };
 
 // The fast exact path: each patched run starts at the patched layer from the receiving run's
