@@ -1,0 +1,39 @@
+#pragma once
+// Attribution patching: first-order estimates of patching from gradients of the probe metric.
+//   nodes: metric(patched) ~ metric(receiving) + (source - receiving) . d metric / d activation
+//   edges (EAP): score(u -> v) = (source - receiving output of u) . d metric / d (input of v),
+//          summed over positions, averaged over pairs; the integrated-gradients variant (EAP-IG)
+//          averages the gradient over inputs interpolated between the two prompts.
+// Two forward passes and one backward pass per gradient evaluation; no per-patch runs.
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "patchbay/patching/patch.hpp"
+
+namespace patchbay {
+
+// Same shapes and axes as patch_sweep; `metric` holds the first-order estimates.
+PatchResult attribution_patch(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+                              const PatchSweep& sweep, PatchDirection direction);
+
+// Graph components up to the read-out layer, in the EAP-IG naming: senders "input", "a{l}.h{h}",
+// "m{l}"; receivers "a{l}.h{h}<q|k|v>", "m{l}" and the read-out "logits".
+struct EdgeScores {
+  std::vector<std::string> senders;
+  std::vector<std::string> receivers;
+  at::Tensor scores;  // [sender, receiver]; 0 where there is no edge
+  at::Tensor valid;   // [sender, receiver] bool: the sender is upstream of the receiver
+  int readout_layer = 0;
+  std::string method;  // "eap" or "eap-ig"
+};
+
+// ig_steps = 0: EAP (gradient at the receiving run). ig_steps > 0: EAP-IG with that many steps.
+EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+                            PatchDirection direction, int ig_steps = 0);
+
+// Pearson correlation of two tensors' entries (e.g. attribution vs exact patching effects).
+double correlation(const at::Tensor& a, const at::Tensor& b);
+
+}  // namespace patchbay
