@@ -114,6 +114,35 @@ at::Tensor H5Reader::read_tensor(const std::string& name, std::int64_t max_eleme
   }
 }
 
+std::vector<std::string> H5Reader::read_strings(const std::string& name, std::int64_t max_count) const {
+  auto dims = shape(name);
+  if (dims.size() != 1 || dims[0] > max_count)
+    fail<FormatError>("'{}': dataset '{}' is not a list of at most {} strings", path_, name, max_count);
+  try {
+    H5::DataSet ds = impl_->file.openDataSet(name);
+    if (ds.getTypeClass() != H5T_STRING) fail<FormatError>("'{}': dataset '{}' does not hold strings", path_, name);
+    H5::StrType type = ds.getStrType();
+    std::vector<std::string> out;
+    if (type.isVariableStr()) {
+      std::vector<char*> raw(static_cast<std::size_t>(dims[0]), nullptr);
+      if (!raw.empty()) ds.read(raw.data(), type);
+      for (char* p : raw) out.emplace_back(p ? p : "");
+      if (!raw.empty()) H5::DataSet::vlenReclaim(raw.data(), type, ds.getSpace());
+    } else {
+      const auto width = type.getSize();
+      std::vector<char> raw(static_cast<std::size_t>(dims[0]) * width);
+      if (!raw.empty()) ds.read(raw.data(), type);
+      for (std::int64_t i = 0; i < dims[0]; ++i) {
+        std::string s(raw.data() + i * static_cast<std::int64_t>(width), width);
+        out.push_back(s.substr(0, s.find('\0')));
+      }
+    }
+    return out;
+  } catch (const H5::Exception& e) {
+    fail<FormatError>("'{}': cannot read strings '{}': {}", path_, name, e.getDetailMsg());
+  }
+}
+
 std::optional<std::string> H5Reader::attribute(const std::string& key, const std::string& object) const {
   try {
     auto read = [&](const H5::H5Object& target) -> std::optional<std::string> {

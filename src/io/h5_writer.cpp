@@ -84,6 +84,23 @@ void H5Writer::write_tensor(const std::string& name, const at::Tensor& tensor) {
   }
 }
 
+void H5Writer::write_strings(const std::string& name, const std::vector<std::string>& values) {
+  if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
+  try {
+    std::vector<const char*> pointers;
+    for (const auto& v : values) pointers.push_back(v.c_str());
+    hsize_t n = values.size();
+    H5::DataSpace space(1, &n);
+    H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    H5::Group parent = ensure_parent_groups(impl_->file, name);
+    auto leaf = name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
+    H5::DataSet ds = parent.createDataSet(leaf, type, space);
+    if (n > 0) ds.write(pointers.data(), type);
+  } catch (const H5::Exception& e) {
+    fail<Error>("writing strings '{}' to '{}' failed: {}", name, path_, e.getDetailMsg());
+  }
+}
+
 void H5Writer::write_attribute(const std::string& key, const std::string& value, const std::string& object) {
   if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
   try {

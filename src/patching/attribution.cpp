@@ -205,7 +205,7 @@ EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& p
   // The read-out sees the residual stream at the target only: its gradient is the direction there.
   auto readout = at::zeros_like(receiver_grads.front());
   readout.select(1, T).copy_(metric.direction().to(readout.device()).expand({readout.size(0), c.d_model}));
-  e.receivers.push_back("logits");
+  e.receivers.push_back("readout");
   receiver_grads.push_back(readout);
   receiver_layer.push_back(L + 1);
   receiver_is_mlp.push_back(false);

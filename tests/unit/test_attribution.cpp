@@ -48,7 +48,7 @@ TEST_CASE("edge attribution: receiver gradients add up to autograd's residual gr
     const auto S = static_cast<std::int64_t>(e.senders.size()), R = static_cast<std::int64_t>(e.receivers.size());
     CHECK(S == 1 + 3 * 5);
     CHECK(R == 3 * (3 * 4 + 1) + 1);
-    CHECK(e.receivers.back() == "logits");
+    CHECK(e.receivers.back() == "readout");
 
     // Independent check of the per-receiver input gradients: for the "input" sender, the sum of
     // its scores into layer l's q/k/v equals delta . (dm/d resid_pre(l) - dm/d resid_mid(l)), and

@@ -26,6 +26,8 @@ class H5Reader {
   // hostile file declaring a huge dataset.
   at::Tensor read_tensor(const std::string& name, std::int64_t max_elements = std::int64_t(1) << 32) const;
   std::vector<std::int64_t> shape(const std::string& name) const;
+  // A 1-D dataset of strings (variable or fixed length).
+  std::vector<std::string> read_strings(const std::string& name, std::int64_t max_count = 1 << 24) const;
   std::optional<std::string> attribute(const std::string& key, const std::string& object = "/") const;
 
  private:

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -22,6 +23,8 @@ class H5Writer {
   // Writes a float32 (or int64) tensor as a dataset; `name` may contain '/' to make groups.
   // A 0-dim tensor becomes a scalar dataset.
   void write_tensor(const std::string& name, const at::Tensor& tensor);
+  // A 1-D dataset of variable-length strings.
+  void write_strings(const std::string& name, const std::vector<std::string>& values);
   // String attribute on the root group (or on an existing object named by `object`).
   void write_attribute(const std::string& key, const std::string& value, const std::string& object = "/");
 

@@ -19,7 +19,7 @@ PatchResult attribution_patch(const Model& model, const std::vector<PromptPair>&
                               const PatchSweep& sweep, PatchDirection direction);
 
 // Graph components up to the read-out layer, in the EAP-IG naming: senders "input", "a{l}.h{h}",
-// "m{l}"; receivers "a{l}.h{h}<q|k|v>", "m{l}" and the read-out "logits".
+// "m{l}"; receivers "a{l}.h{h}<q|k|v>", "m{l}" and the probe read-out "readout" (EAP-IG calls its sink "logits").
 struct EdgeScores {
   std::vector<std::string> senders;
   std::vector<std::string> receivers;

@@ -1,0 +1,114 @@
+#pragma once
+// The discovered circuit as a Boost.Graph: vertices are components (the input embeddings, each
+// attention head a{l}.h{h}, each MLP m{l}, and the probe read-out), edges carry scores from
+// edge attribution or path patching. Pruning flags edges and vertices as kept and reads through
+// a filtered view, so vertex ids never shift.
+#include <string>
+#include <vector>
+
+#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/filtered_graph.hpp>
+#include <nlohmann/json.hpp>
+
+#include "patchbay/patching/attribution.hpp"
+
+namespace patchbay {
+
+class H5Writer;
+class H5Reader;
+
+enum class NodeKind { Input, Head, Mlp, Readout };
+const char* to_string(NodeKind kind);
+NodeKind parse_node_kind(const std::string& name);
+
+struct CircuitNode {
+  std::string name;  // "input", "a3.h5", "m2", "readout"
+  NodeKind kind = NodeKind::Input;
+  int layer = -1;    // -1 for the input; the read-out's layer is the probe's
+  int head = -1;
+  double score = 0;  // sum of |score| of the node's edges, or a node-level score
+  bool kept = true;
+};
+
+struct CircuitEdge {
+  std::string qkv;   // "q", "k", "v" for edges into heads, else empty
+  double score = 0;
+  bool kept = true;
+};
+
+struct GraphInfo {
+  std::string method;   // "eap", "eap-ig", "path"
+  std::string metric;   // "probe_logit_diff(to=2, from=1) at blocks.3.hook_resid_post"
+  std::string model;
+  std::string dataset;  // how the pairs were made
+  std::string probe;    // the probe file and layer
+  std::uint64_t seed = 0;
+  int readout_layer = 0;
+  int n_heads = 0;
+  int d_model = 0;
+  nlohmann::json provenance;
+};
+
+class CircuitGraph {
+ public:
+  using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, CircuitNode, CircuitEdge>;
+  using Vertex = Graph::vertex_descriptor;
+  using EdgeId = Graph::edge_descriptor;
+
+  CircuitGraph() = default;
+  // Every valid (sender, receiver) pair of the scores becomes an edge; all kept.
+  static CircuitGraph from_edge_scores(const EdgeScores& scores, GraphInfo info);
+
+  const Graph& graph() const { return g_; }
+  const GraphInfo& info() const { return info_; }
+  std::size_t num_nodes() const { return boost::num_vertices(g_); }
+  std::size_t num_edges() const { return boost::num_edges(g_); }
+  std::size_t kept_nodes() const;
+  std::size_t kept_edges() const;
+  Vertex vertex(const std::string& name) const;  // throws InputError listing names when absent
+
+  // Pruning flags edges and vertices; nothing is removed.
+  // keep_top_k: greedy from the read-out, as EAP-IG does: repeatedly keep the highest-|score|
+  // edge into the circuit so far (k edges in all), so every size is connected to the read-out.
+  CircuitGraph& keep_top_k(std::size_t k);
+  // keep_above: edges with |score| >= threshold, then only vertices with a kept path to the
+  // read-out and edges between kept vertices.
+  CircuitGraph& keep_above(double threshold);
+  CircuitGraph& keep_all();
+
+  // Kept heads and MLPs (the components a faithfulness test leaves un-ablated).
+  std::vector<std::string> kept_components() const;
+  // Edges sorted by |score|, descending: (source name, target name + <qkv>, score).
+  std::vector<std::tuple<std::string, std::string, double>> top_edges(std::size_t k, bool kept_only = false) const;
+
+  // A read-only view with only the kept edges and vertices.
+  struct KeptEdge {
+    const Graph* g = nullptr;
+    bool operator()(EdgeId e) const { return (*g)[e].kept; }
+  };
+  struct KeptVertex {
+    const Graph* g = nullptr;
+    bool operator()(Vertex v) const { return (*g)[v].kept; }
+  };
+  boost::filtered_graph<Graph, KeptEdge, KeptVertex> kept_view() const {
+    return {g_, KeptEdge{&g_}, KeptVertex{&g_}};
+  }
+
+  // Exports. kept_only: only the pruned circuit.
+  std::string to_dot(bool kept_only = true) const;
+  std::string to_graphml() const;
+  // The EAP-IG graph JSON (cfg, nodes: in_graph, edges "a0.h1->a2.h3<q>": score, in_graph), with
+  // the read-out exported as its sink "logits" so the Python tools can load it.
+  nlohmann::json to_eap_json() const;
+
+  // /GROUP/nodes and /GROUP/edges tables (one dataset per column) plus attributes.
+  void write(H5Writer& out, const std::string& group = "graph") const;
+  static CircuitGraph read(const H5Reader& in, const std::string& group = "graph");
+
+ private:
+  void propagate_kept();
+  Graph g_;
+  GraphInfo info_;
+};
+
+}  // namespace patchbay

@@ -1,0 +1,185 @@
+#include "patchbay/graph/circuit_graph.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <queue>
+
+#include "patchbay/core/error.hpp"
+
+namespace patchbay {
+
+const char* to_string(NodeKind kind) {
+  switch (kind) {
+    case NodeKind::Input: return "input";
+    case NodeKind::Head: return "head";
+    case NodeKind::Mlp: return "mlp";
+    case NodeKind::Readout: return "readout";
+  }
+  return "?";
+}
+
+NodeKind parse_node_kind(const std::string& s) {
+  for (auto k : {NodeKind::Input, NodeKind::Head, NodeKind::Mlp, NodeKind::Readout})
+    if (s == to_string(k)) return k;
+  fail<InputError>("unknown node kind '{}' (expected input, head, mlp or readout)", s);
+}
+
+namespace {
+
+// "a3.h5<q>" -> ("a3.h5", "q"); "m2" -> ("m2", "").
+std::pair<std::string, std::string> split_receiver(const std::string& r) {
+  auto lt = r.find('<');
+  if (lt == std::string::npos) return {r, ""};
+  return {r.substr(0, lt), r.substr(lt + 1, r.size() - lt - 2)};
+}
+
+CircuitNode node_from_name(const std::string& name, int readout_layer) {
+  CircuitNode n;
+  n.name = name;
+  if (name == "input") {
+    n.kind = NodeKind::Input;
+  } else if (name == "readout") {
+    n.kind = NodeKind::Readout;
+    n.layer = readout_layer;
+  } else if (name[0] == 'm') {
+    n.kind = NodeKind::Mlp;
+    n.layer = std::stoi(name.substr(1));
+  } else {
+    n.kind = NodeKind::Head;
+    auto dot = name.find(".h");
+    n.layer = std::stoi(name.substr(1, dot - 1));
+    n.head = std::stoi(name.substr(dot + 2));
+  }
+  return n;
+}
+}  // namespace
+
+CircuitGraph CircuitGraph::from_edge_scores(const EdgeScores& s, GraphInfo info) {
+  CircuitGraph cg;
+  cg.info_ = std::move(info);
+  cg.info_.readout_layer = s.readout_layer;
+  std::map<std::string, Vertex> by_name;
+  auto vertex_for = [&](const std::string& name) {
+    auto it = by_name.find(name);
+    if (it != by_name.end()) return it->second;
+    auto v = boost::add_vertex(node_from_name(name, s.readout_layer), cg.g_);
+    by_name[name] = v;
+    return v;
+  };
+  // Vertices in forward order: senders first (input, a0.*, m0, a1.*, ...), then the read-out.
+  for (const auto& name : s.senders) vertex_for(name);
+  vertex_for("readout");
+  auto scores = s.scores.to(at::kCPU, at::kDouble).contiguous();
+  auto valid = s.valid.to(at::kCPU).contiguous();
+  auto sa = scores.accessor<double, 2>();
+  auto va = valid.accessor<bool, 2>();
+  for (std::size_t i = 0; i < s.senders.size(); ++i)
+    for (std::size_t j = 0; j < s.receivers.size(); ++j) {
+      if (!va[static_cast<std::int64_t>(i)][static_cast<std::int64_t>(j)]) continue;
+      auto [target, qkv] = split_receiver(s.receivers[j]);
+      CircuitEdge e{qkv, sa[static_cast<std::int64_t>(i)][static_cast<std::int64_t>(j)], true};
+      boost::add_edge(vertex_for(s.senders[i]), vertex_for(target), e, cg.g_);
+    }
+  for (auto v : boost::make_iterator_range(boost::vertices(cg.g_))) {
+    double total = 0;
+    for (auto e : boost::make_iterator_range(boost::out_edges(v, cg.g_))) total += std::abs(cg.g_[e].score);
+    for (auto e : boost::make_iterator_range(boost::in_edges(v, cg.g_))) total += std::abs(cg.g_[e].score);
+    cg.g_[v].score = total;
+  }
+  return cg;
+}
+
+std::size_t CircuitGraph::kept_nodes() const {
+  std::size_t n = 0;
+  for (auto v : boost::make_iterator_range(boost::vertices(g_))) n += g_[v].kept;
+  return n;
+}
+
+std::size_t CircuitGraph::kept_edges() const {
+  std::size_t n = 0;
+  for (auto e : boost::make_iterator_range(boost::edges(g_))) n += g_[e].kept;
+  return n;
+}
+
+CircuitGraph::Vertex CircuitGraph::vertex(const std::string& name) const {
+  std::string names;
+  for (auto v : boost::make_iterator_range(boost::vertices(g_))) {
+    if (g_[v].name == name) return v;
+    names += (names.empty() ? "" : ", ") + g_[v].name;
+  }
+  fail<InputError>("no component '{}' in the graph (it has: {})", name, names);
+}
+
+void CircuitGraph::propagate_kept() {
+  // Vertices are in forward order, so one reverse sweep finds every vertex with a kept path
+  // to the read-out.
+  for (auto v : boost::make_iterator_range(boost::vertices(g_))) g_[v].kept = g_[v].kind == NodeKind::Readout;
+  const auto n = boost::num_vertices(g_);
+  for (std::size_t i = n; i-- > 0;) {
+    Vertex v = i;
+    if (g_[v].kind == NodeKind::Readout) continue;
+    for (auto e : boost::make_iterator_range(boost::out_edges(v, g_)))
+      if (g_[e].kept && g_[boost::target(e, g_)].kept) g_[v].kept = true;
+  }
+  for (auto e : boost::make_iterator_range(boost::edges(g_)))
+    g_[e].kept = g_[e].kept && g_[boost::source(e, g_)].kept && g_[boost::target(e, g_)].kept;
+}
+
+CircuitGraph& CircuitGraph::keep_top_k(std::size_t k) {
+  // Greedy from the read-out (as EAP-IG prunes): repeatedly keep the highest-|score| edge whose
+  // target is already in the circuit, so every size gives a circuit connected to the read-out.
+  for (auto e : boost::make_iterator_range(boost::edges(g_))) g_[e].kept = false;
+  for (auto v : boost::make_iterator_range(boost::vertices(g_))) g_[v].kept = g_[v].kind == NodeKind::Readout;
+  auto weaker = [&](EdgeId a, EdgeId b) { return std::abs(g_[a].score) < std::abs(g_[b].score); };
+  std::priority_queue<EdgeId, std::vector<EdgeId>, decltype(weaker)> frontier(weaker);
+  for (auto v : boost::make_iterator_range(boost::vertices(g_)))
+    if (g_[v].kept)
+      for (auto e : boost::make_iterator_range(boost::in_edges(v, g_))) frontier.push(e);
+  for (std::size_t added = 0; added < k && !frontier.empty();) {
+    auto e = frontier.top();
+    frontier.pop();
+    if (g_[e].kept) continue;
+    g_[e].kept = true;
+    ++added;
+    auto parent = boost::source(e, g_);
+    if (!g_[parent].kept) {
+      g_[parent].kept = true;
+      for (auto in : boost::make_iterator_range(boost::in_edges(parent, g_))) frontier.push(in);
+    }
+  }
+  return *this;
+}
+
+CircuitGraph& CircuitGraph::keep_above(double threshold) {
+  for (auto e : boost::make_iterator_range(boost::edges(g_))) g_[e].kept = std::abs(g_[e].score) >= threshold;
+  propagate_kept();
+  return *this;
+}
+
+CircuitGraph& CircuitGraph::keep_all() {
+  for (auto e : boost::make_iterator_range(boost::edges(g_))) g_[e].kept = true;
+  for (auto v : boost::make_iterator_range(boost::vertices(g_))) g_[v].kept = true;
+  return *this;
+}
+
+std::vector<std::string> CircuitGraph::kept_components() const {
+  std::vector<std::string> out;
+  for (auto v : boost::make_iterator_range(boost::vertices(g_)))
+    if (g_[v].kept && (g_[v].kind == NodeKind::Head || g_[v].kind == NodeKind::Mlp)) out.push_back(g_[v].name);
+  return out;
+}
+
+std::vector<std::tuple<std::string, std::string, double>> CircuitGraph::top_edges(std::size_t k, bool kept_only) const {
+  std::vector<std::tuple<std::string, std::string, double>> out;
+  for (auto e : boost::make_iterator_range(boost::edges(g_))) {
+    if (kept_only && !g_[e].kept) continue;
+    auto target = g_[boost::target(e, g_)].name + (g_[e].qkv.empty() ? "" : "<" + g_[e].qkv + ">");
+    out.emplace_back(g_[boost::source(e, g_)].name, target, g_[e].score);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return std::abs(std::get<2>(a)) > std::abs(std::get<2>(b)); });
+  if (out.size() > k) out.resize(k);
+  return out;
+}
+
+}  // namespace patchbay

@@ -1,0 +1,201 @@
+// CircuitGraph: HDF5 tables, GraphViz DOT, GraphML and the EAP-IG JSON.
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "patchbay/core/error.hpp"
+#include "patchbay/graph/circuit_graph.hpp"
+#include "patchbay/io/h5_reader.hpp"
+#include "patchbay/io/h5_writer.hpp"
+#include "patchbay/report/svg.hpp"
+
+namespace patchbay {
+namespace {
+
+std::string edge_name(const CircuitGraph::Graph& g, CircuitGraph::EdgeId e, const std::string& readout_as) {
+  auto name = [&](CircuitGraph::Vertex v) { return g[v].kind == NodeKind::Readout ? readout_as : g[v].name; };
+  auto s = name(boost::source(e, g)) + "->" + name(boost::target(e, g));
+  return g[e].qkv.empty() ? s : s + "<" + g[e].qkv + ">";
+}
+
+double max_abs_score(const CircuitGraph::Graph& g) {
+  double m = 0;
+  for (auto e : boost::make_iterator_range(boost::edges(g))) m = std::max(m, std::abs(g[e].score));
+  return m;
+}
+
+}  // namespace
+
+void CircuitGraph::write(H5Writer& out, const std::string& group) const {
+  std::vector<std::string> names, kinds, qkv;
+  std::vector<std::int64_t> layer, head, kept, source, target, edge_kept;
+  std::vector<double> score, edge_score;
+  for (auto v : boost::make_iterator_range(boost::vertices(g_))) {
+    names.push_back(g_[v].name);
+    kinds.push_back(to_string(g_[v].kind));
+    layer.push_back(g_[v].layer);
+    head.push_back(g_[v].head);
+    score.push_back(g_[v].score);
+    kept.push_back(g_[v].kept);
+  }
+  for (auto e : boost::make_iterator_range(boost::edges(g_))) {
+    source.push_back(static_cast<std::int64_t>(boost::source(e, g_)));
+    target.push_back(static_cast<std::int64_t>(boost::target(e, g_)));
+    qkv.push_back(g_[e].qkv);
+    edge_score.push_back(g_[e].score);
+    edge_kept.push_back(g_[e].kept);
+  }
+  const std::string n = group + "/nodes/", e = group + "/edges/";
+  out.write_strings(n + "name", names);
+  out.write_strings(n + "kind", kinds);
+  out.write_tensor(n + "layer", at::tensor(layer, at::kLong));
+  out.write_tensor(n + "head", at::tensor(head, at::kLong));
+  out.write_tensor(n + "score", at::tensor(score, at::kDouble).to(at::kFloat));
+  out.write_tensor(n + "kept", at::tensor(kept, at::kLong));
+  out.write_tensor(e + "source", at::tensor(source, at::kLong));
+  out.write_tensor(e + "target", at::tensor(target, at::kLong));
+  out.write_strings(e + "qkv", qkv);
+  out.write_tensor(e + "score", at::tensor(edge_score, at::kDouble).to(at::kFloat));
+  out.write_tensor(e + "kept", at::tensor(edge_kept, at::kLong));
+  const std::pair<const char*, std::string> attrs[] = {
+      {"method", info_.method},     {"metric", info_.metric},
+      {"model", info_.model},       {"dataset", info_.dataset},
+      {"probe", info_.probe},       {"seed", std::to_string(info_.seed)},
+      {"readout_layer", std::to_string(info_.readout_layer)},
+      {"n_heads", std::to_string(info_.n_heads)}, {"d_model", std::to_string(info_.d_model)},
+      {"provenance", info_.provenance.dump()}};
+  for (const auto& [key, value] : attrs) out.write_attribute(key, value, group);
+}
+
+CircuitGraph CircuitGraph::read(const H5Reader& in, const std::string& group) {
+  const std::string n = group + "/nodes/", e = group + "/edges/";
+  if (!in.has(n + "name") || !in.has(e + "source"))
+    fail<FormatError>("'{}' holds no circuit graph (expected /{}/nodes and /{}/edges)", in.path(), group, group);
+  CircuitGraph cg;
+  auto attr = [&](const char* key) { return in.attribute(key, group).value_or(""); };
+  auto as_int = [&](const char* key) {
+    try {
+      return std::stoll(attr(key));
+    } catch (const std::exception&) {
+      fail<FormatError>("'{}': graph attribute '{}' is not an integer", in.path(), key);
+    }
+  };
+  cg.info_.method = attr("method");
+  cg.info_.metric = attr("metric");
+  cg.info_.model = attr("model");
+  cg.info_.dataset = attr("dataset");
+  cg.info_.probe = attr("probe");
+  cg.info_.seed = static_cast<std::uint64_t>(as_int("seed"));
+  cg.info_.readout_layer = static_cast<int>(as_int("readout_layer"));
+  cg.info_.n_heads = static_cast<int>(as_int("n_heads"));
+  cg.info_.d_model = static_cast<int>(as_int("d_model"));
+  try {
+    cg.info_.provenance = nlohmann::json::parse(attr("provenance"));
+  } catch (const nlohmann::json::exception&) {
+    fail<FormatError>("'{}': graph provenance is not valid JSON", in.path());
+  }
+
+  const auto names = in.read_strings(n + "name"), kinds = in.read_strings(n + "kind");
+  const auto layer = in.read_tensor(n + "layer"), head = in.read_tensor(n + "head"), kept = in.read_tensor(n + "kept");
+  const auto score = in.read_tensor(n + "score");
+  const auto V = static_cast<std::int64_t>(names.size());
+  for (const auto& t : {layer, head, kept, score})
+    if (t.dim() != 1 || t.size(0) != V || kinds.size() != names.size())
+      fail<FormatError>("'{}': node columns of /{}/nodes have different lengths", in.path(), group);
+  for (std::int64_t i = 0; i < V; ++i)
+    boost::add_vertex(CircuitNode{names[i], parse_node_kind(kinds[i]), static_cast<int>(layer[i].item<std::int64_t>()),
+                                  static_cast<int>(head[i].item<std::int64_t>()), score[i].item<double>(),
+                                  kept[i].item<std::int64_t>() != 0},
+                      cg.g_);
+  const auto source = in.read_tensor(e + "source"), target = in.read_tensor(e + "target");
+  const auto escore = in.read_tensor(e + "score"), ekept = in.read_tensor(e + "kept");
+  const auto qkv = in.read_strings(e + "qkv");
+  const auto E = source.dim() == 1 ? source.size(0) : -1;
+  for (const auto& t : {target, escore, ekept})
+    if (t.dim() != 1 || t.size(0) != E || static_cast<std::int64_t>(qkv.size()) != E)
+      fail<FormatError>("'{}': edge columns of /{}/edges have different lengths", in.path(), group);
+  for (std::int64_t i = 0; i < E; ++i) {
+    auto s = source[i].item<std::int64_t>(), t = target[i].item<std::int64_t>();
+    if (s < 0 || s >= V || t < 0 || t >= V)
+      fail<FormatError>("'{}': edge {} joins vertices {} -> {}, outside 0..{}", in.path(), i, s, t, V - 1);
+    boost::add_edge(static_cast<Vertex>(s), static_cast<Vertex>(t),
+                    CircuitEdge{qkv[static_cast<std::size_t>(i)], escore[i].item<double>(), ekept[i].item<std::int64_t>() != 0}, cg.g_);
+  }
+  return cg;
+}
+
+std::string CircuitGraph::to_dot(bool kept_only) const {
+  // Embeddings at the bottom, the read-out at the top; width by |score|, colour by sign.
+  std::string out = "digraph circuit {\n  rankdir=BT;\n  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n";
+  std::map<int, std::vector<std::string>> ranks;
+  for (auto v : boost::make_iterator_range(boost::vertices(g_))) {
+    const auto& n = g_[v];
+    if (kept_only && !n.kept) continue;
+    const char* fill = n.kind == NodeKind::Head ? "#dbe8f5" : n.kind == NodeKind::Mlp ? "#f5e6d3" : "#e0e0e0";
+    out += fmt::format("  \"{}\" [fillcolor=\"{}\", tooltip=\"{} (layer {}), score {:.4g}\"];\n", n.name, fill,
+                       to_string(n.kind), n.layer, n.score);
+    ranks[n.kind == NodeKind::Readout ? 1 << 20 : n.kind == NodeKind::Mlp ? 2 * n.layer + 1 : 2 * n.layer].push_back(n.name);
+  }
+  for (const auto& [rank, names] : ranks) {
+    out += "  { rank=same;";
+    for (const auto& name : names) out += " \"" + name + "\";";
+    out += " }\n";
+  }
+  const double top = std::max(max_abs_score(g_), 1e-30);
+  for (auto e : boost::make_iterator_range(boost::edges(g_))) {
+    if (kept_only && !g_[e].kept) continue;
+    const auto& edge = g_[e];
+    out += fmt::format("  \"{}\" -> \"{}\" [penwidth={:.2f}, color=\"{}\"{}, tooltip=\"{:.4g}\"];\n",
+                       g_[boost::source(e, g_)].name, g_[boost::target(e, g_)].name, 0.5 + 4.5 * std::abs(edge.score) / top,
+                       edge.score >= 0 ? "#2166ac" : "#b2182b", edge.qkv.empty() ? "" : ", label=\"" + edge.qkv + "\"", edge.score);
+  }
+  return out + "}\n";
+}
+
+std::string CircuitGraph::to_graphml() const {
+  std::string out =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n"
+      "  <key id=\"kind\" for=\"node\" attr.name=\"kind\" attr.type=\"string\"/>\n"
+      "  <key id=\"layer\" for=\"node\" attr.name=\"layer\" attr.type=\"int\"/>\n"
+      "  <key id=\"head\" for=\"node\" attr.name=\"head\" attr.type=\"int\"/>\n"
+      "  <key id=\"nscore\" for=\"node\" attr.name=\"score\" attr.type=\"double\"/>\n"
+      "  <key id=\"nkept\" for=\"node\" attr.name=\"kept\" attr.type=\"boolean\"/>\n"
+      "  <key id=\"escore\" for=\"edge\" attr.name=\"score\" attr.type=\"double\"/>\n"
+      "  <key id=\"qkv\" for=\"edge\" attr.name=\"qkv\" attr.type=\"string\"/>\n"
+      "  <key id=\"ekept\" for=\"edge\" attr.name=\"kept\" attr.type=\"boolean\"/>\n";
+  out += fmt::format("  <graph id=\"{}\" edgedefault=\"directed\">\n", svg::escape(info_.method.empty() ? "circuit" : info_.method));
+  for (auto v : boost::make_iterator_range(boost::vertices(g_))) {
+    const auto& n = g_[v];
+    out += fmt::format(
+        "    <node id=\"{}\"><data key=\"kind\">{}</data><data key=\"layer\">{}</data><data key=\"head\">{}</data>"
+        "<data key=\"nscore\">{:.9g}</data><data key=\"nkept\">{}</data></node>\n",
+        svg::escape(n.name), to_string(n.kind), n.layer, n.head, n.score, n.kept ? "true" : "false");
+  }
+  std::size_t i = 0;
+  for (auto e : boost::make_iterator_range(boost::edges(g_))) {
+    out += fmt::format(
+        "    <edge id=\"e{}\" source=\"{}\" target=\"{}\"><data key=\"escore\">{:.9g}</data><data key=\"qkv\">{}</data>"
+        "<data key=\"ekept\">{}</data></edge>\n",
+        i++, svg::escape(g_[boost::source(e, g_)].name), svg::escape(g_[boost::target(e, g_)].name), g_[e].score,
+        g_[e].qkv, g_[e].kept ? "true" : "false");
+  }
+  return out + "  </graph>\n</graphml>\n";
+}
+
+nlohmann::json CircuitGraph::to_eap_json() const {
+  nlohmann::json nodes = nlohmann::json::object(), edges = nlohmann::json::object();
+  for (auto v : boost::make_iterator_range(boost::vertices(g_)))
+    nodes[g_[v].kind == NodeKind::Readout ? "logits" : g_[v].name] = g_[v].kept;
+  for (auto e : boost::make_iterator_range(boost::edges(g_)))
+    edges[edge_name(g_, e, "logits")] = {{"score", g_[e].score}, {"in_graph", g_[e].kept}};
+  return {{"cfg", {{"n_layers", info_.readout_layer + 1}, {"n_heads", info_.n_heads}, {"parallel_attn_mlp", false}, {"d_model", info_.d_model}}},
+          {"nodes", nodes},
+          {"edges", edges},
+          {"patchbay", {{"sink", "'logits' is the probe read-out at blocks." + std::to_string(info_.readout_layer) + ".hook_resid_post"},
+                        {"method", info_.method},
+                        {"metric", info_.metric}}}};
+}
+
+}  // namespace patchbay

@@ -1,0 +1,195 @@
+#include "patchbay/patching/ablation.hpp"
+
+#include <map>
+
+#include <ATen/ATen.h>
+
+#include "patchbay/analysis/direct.hpp"
+#include "patchbay/core/error.hpp"
+#include "patchbay/core/rng.hpp"
+
+namespace patchbay {
+namespace {
+
+struct Component {
+  int layer;
+  std::int64_t head;  // -1 for an MLP
+};
+
+Component parse_component(const std::string& name, const ModelConfig& c, int readout_layer) {
+  try {
+    if (name.size() > 1 && name[0] == 'm') {
+      int l = std::stoi(name.substr(1));
+      if (l >= 0 && l <= readout_layer) return {l, -1};
+    } else if (name.size() > 3 && name[0] == 'a' && name.find(".h") != std::string::npos) {
+      auto dot = name.find(".h");
+      int l = std::stoi(name.substr(1, dot - 1));
+      auto h = std::stoll(name.substr(dot + 2));
+      if (l >= 0 && l <= readout_layer && h >= 0 && h < c.n_heads) return {l, h};
+    }
+  } catch (const std::exception&) {
+  }
+  fail<InputError>("unknown component '{}': expected a{{layer}}.h{{head}} or m{{layer}} with layer 0..{} and head 0..{}", name,
+                   readout_layer, c.n_heads - 1);
+}
+
+// Source activations for ablated heads (hook_z) and MLPs (hook_mlp_out), shaped like the clean run's.
+struct Sources {
+  std::map<HookId, at::Tensor> values;
+};
+
+Sources ablation_sources(const Model& model, const at::Tensor& clean, const at::Tensor& corrupted, int L,
+                         const AblationOptions& o) {
+  std::vector<HookId> ids;
+  for (int l = 0; l <= L; ++l) {
+    ids.push_back(hook::z(l));
+    ids.push_back(hook::mlp_out(l));
+  }
+  Sources s;
+  if (o.kind == AblationKind::Zero) return s;  // filled lazily with zeros
+  auto run = [&](const at::Tensor& tokens) {
+    return model.run_with_cache(tokens, filters::only(ids), ForwardOptions().stop_after(L)).second;
+  };
+  auto corrupted_cache = run(corrupted);
+  if (o.kind == AblationKind::Corrupted) {
+    for (auto id : ids) s.values[id] = corrupted_cache.at(id);
+    return s;
+  }
+  auto clean_cache = run(clean);
+  const auto N = clean.size(0);
+  for (auto id : ids) {
+    auto pool = at::cat({clean_cache.at(id), corrupted_cache.at(id)}, 0);  // the reference distribution
+    if (o.kind == AblationKind::Mean) {
+      auto mean = o.per_position ? pool.mean(0, true) : pool.mean(at::IntArrayRef{0, 1}, true);
+      s.values[id] = mean.expand_as(clean_cache.at(id));
+    } else {  // Resample: each pair takes another prompt from the pool
+      Rng rng(o.seed);
+      std::vector<std::int64_t> pick;
+      for (std::int64_t i = 0; i < N; ++i) {
+        std::int64_t j;
+        do j = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(2 * N)));
+        while (N > 1 && (j == i || j == i + N));  // never the pair's own prompts
+        pick.push_back(j);
+      }
+      s.values[id] = pool.index_select(0, at::tensor(pick, at::kLong).to(pool.device()));
+    }
+  }
+  return s;
+}
+
+at::Tensor run_ablated(const Model& model, const at::Tensor& clean, std::int64_t target, const ProbeLogitDiff& metric,
+                       const std::vector<Component>& components, const Sources& sources) {
+  const int L = metric.layer();
+  // Per layer: which heads to replace, and whether the MLP is replaced.
+  std::map<int, std::vector<std::int64_t>> heads;
+  std::map<int, bool> mlps;
+  for (const auto& c : components) (c.head < 0 ? (void)(mlps[c.layer] = true) : heads[c.layer].push_back(c.head));
+  std::vector<HookHandle> handles;
+  for (auto& [layer, hs] : heads) {
+    auto mask = at::zeros({model.config().n_heads}, at::kBool);
+    for (auto h : hs) mask[h] = true;
+    const HookId id = hook::z(layer);
+    handles.push_back(model.add_hook(id, [&, mask, id](at::Tensor& z, HookId) {
+      auto it = sources.values.find(id);
+      auto source = it == sources.values.end() ? at::zeros_like(z) : it->second;
+      z = at::where(mask.to(z.device()).view({1, 1, -1, 1}), source, z);
+    }));
+  }
+  for (auto& [layer, on] : mlps) {
+    const HookId id = hook::mlp_out(layer);
+    handles.push_back(model.add_hook(id, [&, id](at::Tensor& out, HookId) {
+      auto it = sources.values.find(id);
+      out = it == sources.values.end() ? at::zeros_like(out) : it->second;
+    }));
+  }
+  auto out = model.forward(clean, ForwardOptions().stop_after(L));
+  return metric(out.select(1, target));
+}
+
+}  // namespace
+
+const char* to_string(AblationKind k) {
+  switch (k) {
+    case AblationKind::Zero: return "zero";
+    case AblationKind::Mean: return "mean";
+    case AblationKind::Resample: return "resample";
+    case AblationKind::Corrupted: return "corrupted";
+  }
+  return "?";
+}
+
+AblationKind parse_ablation_kind(const std::string& name) {
+  for (auto k : {AblationKind::Zero, AblationKind::Mean, AblationKind::Resample, AblationKind::Corrupted})
+    if (name == to_string(k)) return k;
+  fail<InputError>("unknown ablation '{}' (expected zero, mean, resample or corrupted)", name);
+}
+
+at::Tensor ablated_metric(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+                          const std::vector<std::string>& components, const AblationOptions& o) {
+  at::InferenceMode no_grad;
+  const auto clean = pair_tokens(pairs, 0), corrupted = pair_tokens(pairs, 1);
+  std::vector<Component> parsed;
+  for (const auto& name : components) parsed.push_back(parse_component(name, model.config(), metric.layer()));
+  auto sources = ablation_sources(model, clean, corrupted, metric.layer(), o);
+  return run_ablated(model, clean, pairs.front().target, metric, parsed, sources);
+}
+
+at::Tensor AblationSweepResult::effect() const {
+  return (metric.mean(0) - clean.mean()) / (clean.mean() - corrupted.mean());
+}
+
+AblationSweepResult ablation_sweep(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+                                   const AblationOptions& o) {
+  at::InferenceMode no_grad;
+  const auto& c = model.config();
+  const int L = metric.layer();
+  const auto clean = pair_tokens(pairs, 0), corrupted = pair_tokens(pairs, 1);
+  const auto T = pairs.front().target;
+  auto sources = ablation_sources(model, clean, corrupted, L, o);
+  AblationSweepResult r;
+  r.options = o;
+  r.clean = run_ablated(model, clean, T, metric, {}, sources);
+  r.corrupted = metric(model.forward(corrupted, ForwardOptions().stop_after(L)).select(1, T));
+  std::vector<at::Tensor> columns;
+  for (int l = 0; l <= L; ++l) {
+    for (std::int64_t h = 0; h < c.n_heads; ++h) {
+      r.components.push_back(head_name(l, h));
+      columns.push_back(run_ablated(model, clean, T, metric, {{l, h}}, sources));
+    }
+    r.components.push_back(mlp_name(l));
+    columns.push_back(run_ablated(model, clean, T, metric, {{l, -1}}, sources));
+  }
+  r.metric = at::stack(columns, 1);
+  return r;
+}
+
+std::vector<FaithfulnessPoint> faithfulness_curve(const Model& model, const std::vector<PromptPair>& pairs,
+                                                  const ProbeLogitDiff& metric, CircuitGraph graph,
+                                                  const std::vector<std::size_t>& sizes) {
+  at::InferenceMode no_grad;
+  const auto& c = model.config();
+  const int L = metric.layer();
+  const auto clean = pair_tokens(pairs, 0), corrupted = pair_tokens(pairs, 1);
+  const auto T = pairs.front().target;
+  AblationOptions o;
+  o.kind = AblationKind::Corrupted;
+  auto sources = ablation_sources(model, clean, corrupted, L, o);
+  const double m_clean = run_ablated(model, clean, T, metric, {}, sources).mean().item<double>();
+  const double m_corrupted = metric(model.forward(corrupted, ForwardOptions().stop_after(L)).select(1, T)).mean().item<double>();
+  std::vector<FaithfulnessPoint> curve;
+  for (auto k : sizes) {
+    graph.keep_top_k(k);
+    auto kept = graph.kept_components();
+    std::vector<Component> outside;
+    for (int l = 0; l <= L; ++l) {
+      for (std::int64_t h = 0; h < c.n_heads; ++h)
+        if (std::find(kept.begin(), kept.end(), head_name(l, h)) == kept.end()) outside.push_back({l, h});
+      if (std::find(kept.begin(), kept.end(), mlp_name(l)) == kept.end()) outside.push_back({l, -1});
+    }
+    double m = run_ablated(model, clean, T, metric, outside, sources).mean().item<double>();
+    curve.push_back({graph.kept_edges(), graph.kept_nodes(), (m - m_corrupted) / (m_clean - m_corrupted)});
+  }
+  return curve;
+}
+
+}  // namespace patchbay
