@@ -7,6 +7,9 @@
 #include "../support/cli.hpp"
 #include "../support/random_pairs.hpp"
 #include "patchbay/analysis/direct.hpp"
+#include "patchbay/analysis/heads.hpp"
+#include "patchbay/analysis/direction_ablation.hpp"
+#include "patchbay/model/load.hpp"
 #include "patchbay/graph/circuit_graph.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
@@ -156,4 +159,62 @@ TEST_CASE("circuit graphs round-trip through HDF5 and export to DOT, GraphML and
   CHECK(j["edges"]["a1.h2->logits"]["in_graph"] == true);
 
   CHECK_THROWS_WITH(CircuitGraph::read(H5Reader(dir / "g.h5"), "nothing"), Catch::Contains("holds no circuit graph"));
+}
+
+TEST_CASE("attention-pattern scores recover a head planted to attend to each word's first token", "[circuit][heads]") {
+  // A real tokenizer gives the prompts; the pattern hook plants head a0.h1's attention.
+  auto dir = std::string(PATCHBAY_SHARED_DIR) + "/models/stories260K";
+  if (!std::filesystem::exists(dir)) return;
+  auto model = load_model(dir);
+  WordIndexOptions o;
+  o.unit_lengths = {2, 3, 4};
+  o.bos = true;
+  o.train_points = 7;
+  o.val_prompts = 6;
+  auto ds = WordIndexDataset::generate(model.tokenizer(), o);
+  const auto& prompts = ds.val.prompts;
+  auto plant = model.add_hook(hook::pattern(0), [&](at::Tensor& pattern, HookId) {
+    pattern = pattern.clone();
+    auto head = pattern.select(1, 1);  // [batch, q, k]
+    head.zero_();
+    for (std::int64_t b = 0; b < head.size(0); ++b) {
+      const auto& p = prompts[static_cast<std::size_t>(b)];
+      for (std::int64_t q = 0; q < head.size(1); ++q) {
+        std::int64_t k = q;
+        if (q < static_cast<std::int64_t>(p.tokens.size()) && p.unit[q] >= 0)
+          while (!p.first[k]) --k;  // back to the first token of the word
+        head[b][q][k] = 1.0;
+      }
+    }
+  });
+  auto scores = head_pattern_scores(model, prompts, /*batch_size=*/64);
+  CHECK(scores.scores.sizes() == at::IntArrayRef({5, 8, 5}));
+  auto top = scores.ranking(HeadPattern::CurrentWordFirst, 1);
+  CHECK(top[0].first == "a0.h1");
+  CHECK(top[0].second == Approx(1.0));
+  CHECK(scores.scores[0][1][static_cast<int>(HeadPattern::SpaceTokens)].item<float>() == Approx(1.0));
+  CHECK(scores.scores[2][3][static_cast<int>(HeadPattern::LastBreak)].item<float>() >= 0.0f);
+}
+
+TEST_CASE("ablating probe directions on general text reports loss, KL and attention changes", "[circuit][direction_ablation]") {
+  auto dir = std::string(PATCHBAY_SHARED_DIR) + "/models/stories260K";
+  if (!std::filesystem::exists(dir)) return;
+  auto model = load_model(dir);
+  auto tokens = text_chunks(model.tokenizer(), general_text(), 64, /*bos=*/true);
+  CHECK(tokens.size(0) >= 5);
+  CHECK(tokens[0][0].item<std::int64_t>() == 1);
+  auto probe = test::random_probe(64, 7, 5);
+  for (auto kind : {DirectionAblationKind::Project, DirectionAblationKind::Mean}) {
+    auto r = ablate_probe_directions(model, probe, 2, tokens, kind, 3);
+    CHECK(r.rank == 6);
+    CHECK(r.attention_change.size() == 2);  // layers 3 and 4 read the ablated stream
+    CHECK(r.kl_ablated > 0);
+    CHECK(r.kl_random > 0);
+    CHECK(r.loss > 0);
+    CHECK(r.loss < 10);  // a trained model predicts its own domain's text
+    CHECK(r.loss_ablated != r.loss);
+    CHECK(r.tokens == tokens.size(0) * 63);
+  }
+  auto last = ablate_probe_directions(model, probe, 4, tokens, DirectionAblationKind::Project);
+  CHECK(last.attention_change.empty());
 }
