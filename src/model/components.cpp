@@ -15,13 +15,15 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& W, const at::Tensor& b)
   return out.view(sizes);
 }
 
+at::Tensor plain_norm(const at::Tensor& x, const NormWeights& w, const ModelConfig& config) {
+  if (config.norm == NormKind::LayerNorm) return at::layer_norm(x, {x.size(-1)}, w.w, w.b, config.norm_eps);
+  return x * at::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + config.norm_eps) * w.w;
+}
+
 at::Tensor norm(const at::Tensor& x, const NormWeights& w, const ModelConfig& config, const Hooks& hooks,
                 Site scale_site, Site normalized_site, int layer) {
   // Unobserved: the fused kernels (the same arithmetic in fewer passes over memory).
-  if (!hooks.active(scale_site, layer) && !hooks.active(normalized_site, layer)) {
-    if (config.norm == NormKind::LayerNorm) return at::layer_norm(x, {x.size(-1)}, w.w, w.b, config.norm_eps);
-    return x * at::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + config.norm_eps) * w.w;
-  }
+  if (!hooks.active(scale_site, layer) && !hooks.active(normalized_site, layer)) return plain_norm(x, w, config);
   // TransformerLens semantics: scale = sqrt(mean(centred^2) + eps) with centring only for
   // LayerNorm; hook_normalized includes the weight (and bias).
   at::Tensor centred = config.norm == NormKind::LayerNorm ? x - x.mean(-1, /*keepdim=*/true) : x;

@@ -24,6 +24,9 @@ struct Hooks {
 // x @ W (+ b) over the last dimension. x: [..., in], W: [in, out], b: [out] or undefined.
 at::Tensor linear(const at::Tensor& x, const at::Tensor& W, const at::Tensor& b);
 
+// LayerNorm or RMSNorm without hooks (the fused kernels where libtorch has them).
+at::Tensor plain_norm(const at::Tensor& x, const NormWeights& w, const ModelConfig& config);
+
 // LayerNorm or RMSNorm with hook_scale / hook_normalized.
 // x: [batch, pos, d_model] -> [batch, pos, d_model]
 at::Tensor norm(const at::Tensor& x, const NormWeights& w, const ModelConfig& config, const Hooks& hooks,

@@ -73,6 +73,16 @@ void Model::to(const at::Device& device) {
   }
 }
 
+at::Tensor Model::apply_norm(const at::Tensor& x, int layer, int which) const {
+  if (layer < -1 || layer >= config_.n_layers || (layer >= 0 && which != 1 && which != 2))
+    fail<InputError>("no norm {} in layer {} (layers 0..{}, norms 1 and 2, or layer -1 for the final norm)", which, layer,
+                     config_.n_layers - 1);
+  const auto& w = layer < 0 ? weights_.ln_final
+                            : which == 1 ? weights_.layers[static_cast<std::size_t>(layer)].ln1
+                                         : weights_.layers[static_cast<std::size_t>(layer)].ln2;
+  return detail::plain_norm(x, w, config_);
+}
+
 const Tokenizer& Model::tokenizer() const {
   if (!tokenizer_)
     fail<InputError>("model '{}' has no tokenizer (expected vocab.json + merges.txt or tokenizer.bin in its directory)",

@@ -16,6 +16,7 @@
 #include "patchbay/model/random_model.hpp"
 #include "patchbay/patching/ablation.hpp"
 #include "patchbay/patching/attribution.hpp"
+#include "patchbay/patching/path.hpp"
 
 using namespace patchbay;
 
@@ -84,9 +85,11 @@ TEST_CASE("every method finds the planted head and the graph contains it", "[cir
     effect[idx] = 0;
     CHECK(effect.abs().max().item<float>() < 1e-5f);
   }
-  SECTION("EAP and EAP-IG graphs keep it; faithfulness of the circuit is 1") {
-    for (int steps : {0, 5}) {
-      auto edges = edge_attribution(model, pairs, metric, PatchDirection::CleanIntoCorrupted, steps);
+  SECTION("EAP, EAP-IG and path-patching graphs keep it; faithfulness of the circuit is 1") {
+    for (int steps : {0, 5, -1}) {
+      auto edges = steps < 0 ? path_patch(model, pairs, metric, PatchDirection::CleanIntoCorrupted)
+                             : edge_attribution(model, pairs, metric, PatchDirection::CleanIntoCorrupted, steps);
+      INFO(edges.method);
       auto graph = CircuitGraph::from_edge_scores(edges, GraphInfo{.method = edges.method, .n_heads = 4, .d_model = 32});
       // The effect flows input -> a1.h2 -> read-out: those edges lead, every other edge into
       // the read-out is exactly zero.

@@ -92,6 +92,11 @@ class Model {
   // would never reach (a hook that silently never fires hides bugs).
   at::Tensor forward(const at::Tensor& tokens, const ForwardOptions& options = {}) const;
 
+  // Applies block `layer`'s first (which = 1) or second (which = 2) norm, or the final norm
+  // (layer = -1), to x [..., d_model], without hooks: for analyses that recompute a component's
+  // input, such as path patching.
+  at::Tensor apply_norm(const at::Tensor& x, int layer, int which) const;
+
   // Forward pass that records the activations `filter` selects among the hook points the pass
   // reaches. Returns the forward output and the cache.
   std::pair<at::Tensor, ActivationCache> run_with_cache(const at::Tensor& tokens, const HookFilter& filter,
