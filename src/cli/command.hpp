@@ -21,6 +21,8 @@ void add_run_command(CLI::App& app, const GlobalOptions& global, Runner& selecte
 void add_tokenize_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 void add_cache_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 void add_word_index_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
+void add_discover_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
+void add_inspect_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 
 // The model directory from --model, or the default model when empty.
 std::string resolve_model_dir(const std::string& flag);

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   cli::add_tokenize_command(app, global, runner);
   cli::add_cache_command(app, global, runner);
   cli::add_word_index_command(app, global, runner);
+  cli::add_discover_command(app, global, runner);
+  cli::add_inspect_command(app, global, runner);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,77 @@
+#pragma once
+// The counting-circuit study: which heads, MLPs and neurons compute the word-index feature the
+// probe reads? On token-aligned pairs (3|1 vs 1|2|1 by default) with the probe's logit
+// difference as the metric: exact activation patching in both directions, attribution patching
+// (and its correlation with exact patching), direct attribution, zero/mean/resample ablation,
+// attention-pattern head scores, ablating the probe directions on general text, edge scores
+// (EAP, EAP-IG or path patching), the circuit graph and its faithfulness curve.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "patchbay/analysis/direct.hpp"
+#include "patchbay/analysis/direction_ablation.hpp"
+#include "patchbay/analysis/heads.hpp"
+#include "patchbay/data/pairs.hpp"
+#include "patchbay/graph/circuit_graph.hpp"
+#include "patchbay/patching/ablation.hpp"
+#include "patchbay/patching/attribution.hpp"
+#include "patchbay/probe/logistic.hpp"
+
+namespace patchbay {
+
+enum class EdgeMethod { Patch, Path, Eap, EapIg };
+EdgeMethod parse_edge_method(const std::string& name);
+const char* to_string(EdgeMethod m);
+
+struct ProbeSource {
+  LogisticProbe probe;
+  int layer = 0;          // blocks.layer.hook_resid_post
+  std::string path;       // the word-index result file it came from
+  nlohmann::json dataset; // that run's dataset settings (prefix, bos, word lengths)
+};
+
+// Loads the probe of `layer` (default: the run's main layer) from a word-index result file and
+// checks it belongs to `model` (same weights hash, width and a patchable layer).
+ProbeSource load_probe_for(const Model& model, const std::string& path, const std::string& layer = "");
+
+struct CountingCircuitOptions {
+  PairOptions pairs;             // splits, number, prefix, seed (prefix/bos default to the probe's run)
+  EdgeMethod method = EdgeMethod::Eap;
+  int ig_steps = 5;
+  std::size_t top_edges = 20;    // size of the recorded circuit
+  std::vector<std::size_t> faithfulness_sizes;  // empty: a geometric series up to all edges
+  AblationOptions mean_ablation{.kind = AblationKind::Mean};
+  int head_score_prompts = 64;
+};
+
+// Default splits for a probe trained on words of `lengths` tokens: the original 3|1 vs 1|2|1
+// when one-token words are in its distribution, otherwise 2m|m vs m|m|m for the shortest m.
+std::pair<std::vector<int>, std::vector<int>> default_splits(const std::vector<int>& lengths);
+
+struct CountingCircuitResults {
+  std::vector<PromptPair> pairs;
+  std::int64_t to = 0, from = 0;  // metric = logit(to) - logit(from)
+  std::vector<PatchResult> patching;       // every sweep, both directions
+  PatchResult attribution;                 // heads by (layer, head, position), clean into corrupted
+  double attribution_correlation = 0;      // with the exact sweep of the same shape
+  DirectAttribution direct_clean, direct_corrupted;
+  std::vector<AblationSweepResult> ablations;  // zero, mean, resample
+  HeadScores head_scores;
+  DirectionAblationResult direction_ablation;
+  EdgeScores edges;
+  CircuitGraph graph;
+  std::vector<FaithfulnessPoint> faithfulness;
+  nlohmann::json summary() const;
+};
+
+CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSource& probe,
+                                            const CountingCircuitOptions& options);
+
+// One HDF5 file (written atomically) plus SVG figures beside it; returns the paths written.
+std::vector<std::string> write_counting_circuit(const std::string& path, bool overwrite, const Model& model,
+                                                const ProbeSource& probe, const CountingCircuitOptions& options,
+                                                const CountingCircuitResults& results);
+
+}  // namespace patchbay

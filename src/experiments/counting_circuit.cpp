@@ -1,0 +1,191 @@
+#include "patchbay/experiments/counting_circuit.hpp"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <fmt/ranges.h>
+
+#include "patchbay/core/error.hpp"
+#include "patchbay/core/provenance.hpp"
+#include "patchbay/experiments/word_index.hpp"
+#include "patchbay/io/h5_reader.hpp"
+#include "patchbay/patching/path.hpp"
+
+namespace patchbay {
+
+EdgeMethod parse_edge_method(const std::string& name) {
+  for (auto m : {EdgeMethod::Patch, EdgeMethod::Path, EdgeMethod::Eap, EdgeMethod::EapIg})
+    if (name == to_string(m)) return m;
+  fail<InputError>("unknown method '{}' (expected patch, path, eap or eap-ig)", name);
+}
+
+const char* to_string(EdgeMethod m) {
+  switch (m) {
+    case EdgeMethod::Patch: return "patch";
+    case EdgeMethod::Path: return "path";
+    case EdgeMethod::Eap: return "eap";
+    case EdgeMethod::EapIg: return "eap-ig";
+  }
+  return "?";
+}
+
+ProbeSource load_probe_for(const Model& model, const std::string& path, const std::string& layer) {
+  H5Reader in(path);
+  if (in.attribute("kind") != std::optional<std::string>("word_index"))
+    fail<InputError>("'{}' is not a word-index result file; train a probe with 'patchbay word-index' first", path);
+  nlohmann::json summary, file_provenance;
+  try {
+    summary = nlohmann::json::parse(in.attribute("summary").value_or("{}"));
+    file_provenance = nlohmann::json::parse(in.attribute("provenance").value_or("{}"));
+  } catch (const nlohmann::json::exception&) {
+    fail<FormatError>("'{}': summary or provenance is not valid JSON", path);
+  }
+  const std::string this_model = provenance(model)["model_sha256"];
+  const std::string probe_model = file_provenance.value("model_sha256", std::string("missing"));
+  if (probe_model != this_model)
+    fail<InputError>("probe file '{}' was made with another model ({} with weights sha256 {}), not {} ({})", path,
+                     file_provenance.value("model", std::string("?")), probe_model.substr(0, 12), model.config().name,
+                     this_model.substr(0, 12));
+  ProbeSource p;
+  p.path = path;
+  const std::string name = layer.empty() ? summary.value("main_layer", std::string("0")) : layer;
+  p.probe = read_word_index_probe(path, name);
+  if (name == "embed") fail<InputError>("the embedding probe reads no block output; choose a layer 0..{}", model.config().n_layers - 1);
+  try {
+    p.layer = std::stoi(name);
+  } catch (const std::exception&) {
+    fail<InputError>("probe layer '{}' is not a block number", name);
+  }
+  if (p.probe.n_features() != model.config().d_model)
+    fail<InputError>("probe in '{}' reads {} features; {} has d_model {}", path, p.probe.n_features(), model.config().name,
+                     model.config().d_model);
+  p.dataset = summary.value("dataset", nlohmann::json::object());
+  return p;
+}
+
+std::pair<std::vector<int>, std::vector<int>> default_splits(const std::vector<int>& lengths) {
+  const int m = lengths.empty() ? 1 : *std::min_element(lengths.begin(), lengths.end());
+  if (m == 1) return {{3, 1}, {1, 2, 1}};
+  return {{2 * m, m}, {m, m, m}};
+}
+
+CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSource& source,
+                                            const CountingCircuitOptions& o) {
+  const auto& c = model.config();
+  CountingCircuitResults r;
+  r.pairs = token_aligned_pairs(model.tokenizer(), o.pairs);
+  r.to = r.pairs.front().clean_label;
+  r.from = r.pairs.front().corrupted_label;
+  if (std::max(r.to, r.from) >= source.probe.n_classes())
+    fail<InputError>("the pairs' word indices ({}, {}) exceed the probe's {} classes", r.to, r.from, source.probe.n_classes());
+  const ProbeLogitDiff metric(source.probe, c, source.layer, r.to, r.from);
+
+  // Exact activation patching, both directions.
+  std::vector<PatchSweep> sweeps = {PatchSweep::resid_pre_by_position(), PatchSweep::attn_out_by_position(),
+                                    PatchSweep::mlp_out_by_position(),   PatchSweep::heads(),
+                                    PatchSweep::heads_by_position(),     PatchSweep::head_site(Site::Q),
+                                    PatchSweep::head_site(Site::K),      PatchSweep::head_site(Site::V),
+                                    PatchSweep::head_site(Site::Pattern)};
+  for (const auto& sweep : sweeps)
+    for (auto direction : {PatchDirection::CleanIntoCorrupted, PatchDirection::CorruptedIntoClean})
+      r.patching.push_back(patch_sweep(model, r.pairs, metric, sweep, direction));
+
+  r.attribution = attribution_patch(model, r.pairs, metric, PatchSweep::heads_by_position(), PatchDirection::CleanIntoCorrupted);
+  r.attribution_correlation = correlation(r.attribution.effect(), r.patching[8].effect());  // heads by position, denoising
+
+  r.direct_clean = direct_attribution(model, pair_tokens(r.pairs, 0), r.pairs.front().target, metric);
+  r.direct_corrupted = direct_attribution(model, pair_tokens(r.pairs, 1), r.pairs.front().target, metric);
+
+  for (auto kind : {AblationKind::Zero, AblationKind::Mean, AblationKind::Resample}) {
+    AblationOptions a = o.mean_ablation;
+    a.kind = kind;
+    a.seed = o.pairs.seed;
+    r.ablations.push_back(ablation_sweep(model, r.pairs, metric, a));
+  }
+
+  // Attention patterns on word-index prompts from the probe's distribution.
+  WordIndexOptions wi;
+  wi.prefix = o.pairs.prefix;
+  wi.bos = o.pairs.bos;
+  wi.seed = o.pairs.seed;
+  wi.dictionary = o.pairs.dictionary;
+  wi.unit_lengths = source.dataset.value("word_lengths", std::vector<int>{1, 2, 3});
+  wi.train_points = 7;
+  wi.val_prompts = o.head_score_prompts;
+  r.head_scores = head_pattern_scores(model, WordIndexDataset::generate(model.tokenizer(), wi).val.prompts);
+
+  const auto text = text_chunks(model.tokenizer(), general_text(), std::min<std::int64_t>(64, c.n_ctx),
+                                c.arch == Architecture::Llama);
+  r.direction_ablation = ablate_probe_directions(model, source.probe, source.layer, text, DirectionAblationKind::Project, o.pairs.seed);
+
+  switch (o.method) {
+    case EdgeMethod::Eap: r.edges = edge_attribution(model, r.pairs, metric, PatchDirection::CleanIntoCorrupted, 0); break;
+    case EdgeMethod::EapIg: r.edges = edge_attribution(model, r.pairs, metric, PatchDirection::CleanIntoCorrupted, o.ig_steps); break;
+    case EdgeMethod::Patch:
+    case EdgeMethod::Path: r.edges = path_patch(model, r.pairs, metric, PatchDirection::CleanIntoCorrupted); break;
+  }
+  GraphInfo info;
+  info.method = r.edges.method;
+  info.metric = fmt::format("probe logit difference (class {} - class {}) at blocks.{}.hook_resid_post, target position {}",
+                            r.to, r.from, source.layer, r.pairs.front().target);
+  info.model = c.name;
+  info.dataset = fmt::format("{} pairs, splits {} vs {}, seed {}", r.pairs.size(), fmt::join(o.pairs.clean_split, "|"),
+                             fmt::join(o.pairs.corrupted_split, "|"), o.pairs.seed);
+  info.probe = fmt::format("{} (layer {})", source.path, source.layer);
+  info.seed = o.pairs.seed;
+  info.n_heads = static_cast<int>(c.n_heads);
+  info.d_model = static_cast<int>(c.d_model);
+  info.provenance = provenance(model);
+  r.graph = CircuitGraph::from_edge_scores(r.edges, info);
+
+  auto sizes = o.faithfulness_sizes;
+  if (sizes.empty())
+    for (std::size_t k = 1; k < r.graph.num_edges(); k *= 2) sizes.push_back(k);
+  sizes.push_back(r.graph.num_edges());
+  r.faithfulness = faithfulness_curve(model, r.pairs, metric, r.graph, sizes);
+  r.graph.keep_top_k(o.top_edges);
+  return r;
+}
+
+nlohmann::json CountingCircuitResults::summary() const {
+  auto top_components = [](const at::Tensor& effect, const std::vector<std::string>& names, std::size_t k) {
+    std::vector<std::pair<double, std::string>> v;
+    for (std::size_t i = 0; i < names.size(); ++i) v.emplace_back(effect[static_cast<std::int64_t>(i)].item<double>(), names[i]);
+    std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return std::abs(a.first) > std::abs(b.first); });
+    nlohmann::json out = nlohmann::json::array();
+    for (std::size_t i = 0; i < std::min(k, v.size()); ++i) out.push_back({{"component", v[i].second}, {"effect", v[i].first}});
+    return out;
+  };
+  // The heads sweep, denoising: [layer, head].
+  const auto& heads = patching[6];
+  auto effect = heads.effect();
+  std::vector<std::string> names;
+  std::vector<double> flat;
+  for (std::int64_t l = 0; l < effect.size(0); ++l)
+    for (std::int64_t h = 0; h < effect.size(1); ++h) {
+      names.push_back(head_name(static_cast<int>(l), h));
+      flat.push_back(effect[l][h].item<double>());
+    }
+  nlohmann::json curve = nlohmann::json::array();
+  for (const auto& p : faithfulness) curve.push_back({{"edges", p.edges}, {"nodes", p.nodes}, {"faithfulness", p.faithfulness}});
+  nlohmann::json edges_json = nlohmann::json::array();
+  for (const auto& [from, to_name, score] : graph.top_edges(10, true)) edges_json.push_back({{"from", from}, {"to", to_name}, {"score", score}});
+  return {{"experiment", "counting_circuit"},
+          {"pairs", pairs.size()},
+          {"metric", graph.info().metric},
+          {"clean_metric", heads.clean.mean().item<double>()},
+          {"corrupted_metric", heads.corrupted.mean().item<double>()},
+          {"top_heads_patching", top_components(at::tensor(flat, at::kDouble), names, 10)},
+          {"top_components_mean_ablation", top_components(ablations[1].effect(), ablations[1].components, 10)},
+          {"attribution_vs_patching_correlation", attribution_correlation},
+          {"method", edges.method},
+          {"circuit", {{"nodes", graph.kept_nodes()}, {"edges", graph.kept_edges()}, {"components", graph.kept_components()}}},
+          {"top_edges", edges_json},
+          {"faithfulness", curve},
+          {"direction_ablation",
+           {{"layer", direction_ablation.layer}, {"rank", direction_ablation.rank}, {"loss", direction_ablation.loss},
+            {"loss_ablated", direction_ablation.loss_ablated}, {"loss_random", direction_ablation.loss_random},
+            {"kl_ablated", direction_ablation.kl_ablated}, {"kl_random", direction_ablation.kl_random}}}};
+}
+
+}  // namespace patchbay
