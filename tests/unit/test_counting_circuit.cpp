@@ -1,0 +1,72 @@
+// The counting-circuit study end to end on stories260K, and its command-line contract.
+#include <catch2/catch.hpp>
+
+#include <ATen/ATen.h>
+
+#include "../support/cli.hpp"
+#include "../support/paths.hpp"
+#include "patchbay/experiments/counting_circuit.hpp"
+#include "patchbay/experiments/word_index.hpp"
+#include "patchbay/io/h5_reader.hpp"
+#include "patchbay/model/load.hpp"
+#include "patchbay/model/random_model.hpp"
+
+using namespace patchbay;
+
+TEST_CASE("the counting-circuit study runs end to end on stories260K and records everything", "[circuit][e2e]") {
+  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
+  auto model = load_model(test::models("stories260K"));
+  test::TempDir dir;
+  auto wi = default_word_index_options(model);
+  wi.data.train_points = 1400;
+  wi.data.val_prompts = 100;
+  wi.layers = {2, 3};
+  wi.extract.progress = 0;
+  write_word_index_results(dir / "probe.h5", false, model, wi, run_word_index_experiment(model, wi));
+
+  auto probe = load_probe_for(model, dir / "probe.h5");
+  CHECK(probe.layer == 3);
+  CountingCircuitOptions o;
+  o.pairs.n_pairs = 4;
+  o.pairs.prefix = probe.dataset["prefix"];
+  o.pairs.bos = true;
+  std::tie(o.pairs.clean_split, o.pairs.corrupted_split) = default_splits(probe.dataset["word_lengths"]);
+  CHECK(o.pairs.clean_split == std::vector<int>{4, 2});
+  o.head_score_prompts = 8;
+  o.top_edges = 10;
+  auto r = run_counting_circuit(model, probe, o);
+  CHECK(r.patching.size() == 18);
+  CHECK(r.graph.kept_edges() == 10);
+  CHECK(r.faithfulness.back().faithfulness == Approx(1.0).margin(1e-3));  // nothing ablated
+  auto paths = write_counting_circuit(dir / "cc.h5", false, model, probe, o, r);
+  H5Reader f(paths.front());
+  CHECK(f.attribute("kind") == std::optional<std::string>("counting_circuit"));
+  for (const char* name : {"patching/z_layer_head/clean_into_corrupted/effect", "patching/resid_pre_layer_position/corrupted_into_clean/metric",
+                           "attribution/heads_by_position/effect", "direct/clean/contributions", "ablation/mean/effect",
+                           "ablation/resample/effect", "ablation/zero/effect", "heads/scores", "direction_ablation/kl_ablated",
+                           "graph/nodes/name", "graph/edges/score", "graph/faithfulness/value", "edges/scores"})
+    CHECK(f.has(name));
+  CHECK(f.shape("patching/z_layer_head_position/clean_into_corrupted/metric") ==
+        std::vector<std::int64_t>{4, 5, 8, static_cast<std::int64_t>(r.pairs.front().clean.tokens.size())});
+  CHECK(CircuitGraph::read(f).kept_edges() == 10);
+
+  // The command line: summary JSON, and a probe from another model is refused.
+  auto cli = test::run_cli("discover --model '" + test::models("stories260K") + "' --probe '" + (dir / "probe.h5") +
+                           "' --pairs 2 --method path --json --out '" + (dir / "cli.h5") + "'");
+  INFO(cli.err);
+  REQUIRE(cli.exit_code == 0);
+  auto j = nlohmann::json::parse(cli.out);
+  CHECK(j["method"] == "path");
+  CHECK(j["faithfulness"].is_array());
+  auto inspect = test::run_cli("inspect '" + (dir / "cli.h5") + "' --json");
+  CHECK(nlohmann::json::parse(inspect.out)["graph"]["method"] == "path");
+  auto dot = test::run_cli("inspect '" + (dir / "cli.h5") + "' --dot");
+  CHECK(dot.out.rfind("digraph circuit", 0) == 0);
+  auto wrong = test::run_cli("discover --model '" + test::reference("tiny-gpt2") + "' --probe '" + (dir / "probe.h5") + "' --out '" +
+                             (dir / "x.h5") + "'");
+  CHECK(wrong.exit_code == 1);
+  CHECK_THAT(wrong.err, Catch::Contains("was made with another model"));
+  auto not_probe = test::run_cli("discover --probe '" + (dir / "cli.h5") + "' --out '" + (dir / "y.h5") + "'");
+  CHECK(not_probe.exit_code == 1);
+  CHECK_THAT(not_probe.err, Catch::Contains("is not a word-index result file"));
+}
