@@ -126,14 +126,17 @@ at::Tensor attention(const at::Tensor& x_norm, const LayerWeights& w, const Mode
 
 at::Tensor mlp(const at::Tensor& x_norm, const LayerWeights& w, const ModelConfig& config, const Hooks& hooks,
                int layer) {
+  // The activation runs in place on the fresh pre-activation unless a hook observes it: the
+  // same arithmetic, one allocation and one pass over [tokens, d_mlp] fewer (~3% of a pass).
+  const bool pre_observed = hooks.active(Site::MlpPre, layer);
   at::Tensor post;
   if (config.mlp == MlpKind::SwiGLU) {
     auto gate = hooks.fire(Site::MlpPre, layer, linear(x_norm, w.W_gate, at::Tensor()));
     auto up = hooks.fire(Site::MlpPreLinear, layer, linear(x_norm, w.W_in, w.b_in));
-    post = hooks.fire(Site::MlpPost, layer, at::silu(gate) * up);
+    post = hooks.fire(Site::MlpPost, layer, (pre_observed ? at::silu(gate) : at::silu_(gate)) * up);
   } else {
     auto pre = hooks.fire(Site::MlpPre, layer, linear(x_norm, w.W_in, w.b_in));
-    post = hooks.fire(Site::MlpPost, layer, at::gelu(pre, "tanh"));
+    post = hooks.fire(Site::MlpPost, layer, pre_observed ? at::gelu(pre, "tanh") : at::gelu_(pre, "tanh"));
   }
   return hooks.fire(Site::MlpOut, layer, linear(post, w.W_out, w.b_out));
 }

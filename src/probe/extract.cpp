@@ -6,6 +6,7 @@
 
 #include "patchbay/core/error.hpp"
 #include "patchbay/core/progress.hpp"
+#include "patchbay/io/h5_writer.hpp"
 
 namespace patchbay {
 
@@ -66,6 +67,38 @@ std::vector<at::Tensor> extract_features(const Model& model, const WordIndexSpli
   }
   progress.finish();
   return out;
+}
+
+std::int64_t stream_activations(const Model& model, const at::Tensor& tokens, const std::vector<HookId>& hooks,
+                                H5Writer& out, const ExtractOptions& options) {
+  const auto& c = model.config();
+  if (tokens.dim() != 2) fail<InputError>("tokens must be [n_sequences, pos]");
+  if (hooks.empty()) fail<InputError>("no hooks to extract");
+  int deepest = 0;
+  bool to_logits = false;
+  for (HookId id : hooks) {
+    if (id.site > Site::ResidPost && !is_block_site(id.site)) to_logits = true;
+    deepest = std::max(deepest, id.layer);
+  }
+  at::InferenceMode no_grad;
+  Progress progress("streaming activations", tokens.size(0), options.progress);
+  std::int64_t written = 0;
+  for (std::int64_t start = 0; start < tokens.size(0); start += options.batch_size) {
+    const auto n = std::min<std::int64_t>(options.batch_size, tokens.size(0) - start);
+    auto batch = tokens.narrow(0, start, n);
+    ForwardOptions fo;
+    if (!to_logits) fo.stop_after(deepest);
+    auto cache = model.run_with_cache(batch, filters::only(hooks), fo).second;
+    for (HookId id : hooks) {
+      const auto& act = cache.at(id);  // [n, pos, ...]
+      out.append_rows(to_string(id), act.flatten(0, 1));
+    }
+    written += batch.numel();
+    progress.advance(n);
+  }
+  progress.finish();
+  (void)c;
+  return written;
 }
 
 }  // namespace patchbay

@@ -23,6 +23,10 @@ class H5Writer {
   // Writes a float32 (or int64) tensor as a dataset; `name` may contain '/' to make groups.
   // A 0-dim tensor becomes a scalar dataset.
   void write_tensor(const std::string& name, const at::Tensor& tensor);
+  // Appends rows (along the first axis) to a chunked, extendible float32 dataset, creating it
+  // on the first call; later calls must match the other dimensions. Memory stays bounded by
+  // one call's rows, whatever the dataset grows to.
+  void append_rows(const std::string& name, const at::Tensor& rows);
   // A 1-D dataset of variable-length strings.
   void write_strings(const std::string& name, const std::vector<std::string>& values);
   // String attribute on the root group (or on an existing object named by `object`).

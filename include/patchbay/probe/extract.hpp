@@ -25,4 +25,13 @@ struct ExtractOptions {
 std::vector<at::Tensor> extract_features(const Model& model, const WordIndexSplit& split, const std::vector<int>& layers,
                                          const ExtractOptions& options = {});
 
+class H5Writer;
+
+// Streams the activations of `hooks` for every token of `tokens` ([n_sequences, pos]) into
+// `out`, one dataset per hook named by its hook name, each [n_sequences * pos, ...], batch by
+// batch: peak memory is one batch's activations whatever the number of tokens. The forward
+// pass stops at the deepest hooked layer. Returns the number of tokens written.
+std::int64_t stream_activations(const Model& model, const at::Tensor& tokens, const std::vector<HookId>& hooks,
+                                H5Writer& out, const ExtractOptions& options = {});
+
 }  // namespace patchbay
