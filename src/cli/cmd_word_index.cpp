@@ -74,7 +74,7 @@ void add_word_index_command(CLI::App& app, const GlobalOptions& global, Runner& 
     int train_points = 10000, val_prompts = 2560, words = 7, batch_size = 64, max_iter = 1000;
     std::uint64_t seed = 0;
     double C = 1.0, tol = 1e-4;
-    bool json = false, force = false, standardize = false;
+    bool json = false, force = false, standardize = false, resume = false;
   };
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("word-index", "probe the residual stream for the index of the word a token belongs to");
@@ -99,6 +99,7 @@ void add_word_index_command(CLI::App& app, const GlobalOptions& global, Runner& 
   cmd->add_option("--activations", o->activations, "HDF5 activation cache to reuse or create");
   cmd->add_option("--out", o->out, "result file (default results/word_index/MODEL_seedS.h5)");
   cmd->add_flag("--force", o->force, "overwrite an existing result file");
+  cmd->add_flag("--resume", o->resume, "continue an interrupted run from its checkpoint");
   cmd->add_flag("--json", o->json, "print the summary as JSON on stdout");
   cmd->callback([&selected, &global, o] {
     selected = [&global, o] {
@@ -132,9 +133,15 @@ void add_word_index_command(CLI::App& app, const GlobalOptions& global, Runner& 
       }
       if (std::filesystem::exists(out) && !o->force)
         fail<InputError>("'{}' already exists; pass --force to overwrite it", out);  // before hours of work, not after
+      // Progress goes to a checkpoint beside the result; it is removed once the result is complete.
+      const auto out_path = std::filesystem::path(out);
+      x.checkpoint_dir = (out_path.parent_path() / ("." + out_path.filename().string() + ".checkpoint")).string();
+      if (std::filesystem::exists(x.checkpoint_dir) && !o->resume)
+        fail<InputError>("an interrupted run left a checkpoint at '{}'; pass --resume to continue it, or delete it", x.checkpoint_dir);
 
       auto results = run_word_index_experiment(model, x);
       auto paths = write_word_index_results(out, o->force, model, x, results);
+      std::filesystem::remove_all(x.checkpoint_dir);
       if (o->json) {
         auto summary = results.summary(model);
         summary["outputs"] = {{"results", paths[0]}, {"key_plot", paths[1]}, {"layer_sweep", paths[2]}};

@@ -9,6 +9,7 @@
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/core/runtime.hpp"
+#include "patchbay/core/temp_files.hpp"
 #include "patchbay/core/version.hpp"
 #include "patchbay/model/load.hpp"
 
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   CLI::App app{fmt::format("patchbay {} ({}): circuit discovery in transformer language models", library_version(),
                            git_commit())};
   app.require_subcommand(1);
+  app.fallthrough();  // global options (--threads, --device, --verbose) may follow the subcommand too
   cli::GlobalOptions global;
   app.add_option("--threads", global.threads, "compute threads (0 = one per core)")->check(CLI::NonNegativeNumber);
   app.add_option("--device", global.device, "cpu, cuda or cuda:N");
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", text.c_str());
     return 1;
   };
+  install_interrupt_cleanup();
   try {
     configure_threads(global.threads);
     runner();

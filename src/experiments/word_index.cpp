@@ -10,6 +10,11 @@
 #include "patchbay/core/provenance.hpp"
 #include "patchbay/core/rng.hpp"
 #include "word_index_cache.hpp"
+#include "patchbay/io/h5_reader.hpp"
+#include "patchbay/io/h5_writer.hpp"
+#include "patchbay/probe/probe_io.hpp"
+
+#include <filesystem>
 
 namespace patchbay {
 namespace {
@@ -114,10 +119,15 @@ WordIndexResults run_word_index_experiment(const Model& model, const WordIndexEx
   const int K = ds.n_classes();
 
   auto t0 = std::chrono::steady_clock::now();
-  ActivationFeatures features = o.activations_cache.empty()
+  namespace fs = std::filesystem;
+  if (!o.checkpoint_dir.empty()) fs::create_directories(o.checkpoint_dir);
+  const std::string features_file =
+      !o.activations_cache.empty() ? o.activations_cache
+                                   : o.checkpoint_dir.empty() ? "" : (fs::path(o.checkpoint_dir) / "features.h5").string();
+  ActivationFeatures features = features_file.empty()
                                     ? ActivationFeatures{extract_features(model, ds.train, layers, o.extract),
                                                          extract_features(model, ds.val, layers, o.extract)}
-                                    : load_or_extract_features(o.activations_cache, model, ds, layers, o.extract);
+                                    : load_or_extract_features(features_file, model, ds, layers, o.extract);
   r.extract_seconds = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
@@ -129,10 +139,33 @@ WordIndexResults run_word_index_experiment(const Model& model, const WordIndexEx
     lr.layer = layers[i];
     const auto& X_train = features.train[i];
     const auto& X_val = features.val[i];
-    lr.probe = train_logistic(X_train, y_train, K, o.probe);
+    // A layer finished before an interruption is read back from its checkpoint (probes are
+    // deterministic, so this equals retraining); otherwise trained and checkpointed.
+    const auto checkpoint = o.checkpoint_dir.empty()
+                                ? std::string()
+                                : (fs::path(o.checkpoint_dir) / ("layer_" + probe_layer_name(lr.layer) + ".h5")).string();
+    const auto probe_settings = fmt::format("C={} tol={} max_iter={} history={} standardize={}", o.probe.C, o.probe.tol,
+                                            o.probe.max_iter, o.probe.history, o.probe.standardize);
+    if (!checkpoint.empty() && fs::exists(checkpoint)) {
+      H5Reader in(checkpoint);
+      if (in.attribute("probe_settings") != probe_settings)
+        fail<InputError>("checkpoint '{}' was trained with other probe settings ({}), not {}; delete the checkpoint",
+                         checkpoint, in.attribute("probe_settings").value_or("none"), probe_settings);
+      lr.probe = read_probe(in, "probe");
+      lr.control_probe = read_probe(in, "control");
+    } else {
+      lr.probe = train_logistic(X_train, y_train, K, o.probe);
+      lr.control_probe = train_logistic(X_train, control_train, K, o.probe);
+      if (!checkpoint.empty()) {
+        H5Writer out(checkpoint, /*overwrite=*/false);
+        write_probe(out, "probe", lr.probe);
+        write_probe(out, "control", lr.control_probe);
+        out.write_attribute("probe_settings", probe_settings);
+        out.commit();
+      }
+    }
     lr.train_accuracy = lr.probe.predict(X_train).eq(y_train).to(at::kDouble).mean().item<double>();
     lr.val = evaluate_predictions(lr.probe.predict(X_val), ds.val, K);
-    lr.control_probe = train_logistic(X_train, control_train, K, o.probe);
     lr.control_accuracy = lr.control_probe.predict(X_val).eq(control_val).to(at::kDouble).mean().item<double>();
     r.layers.push_back(std::move(lr));
   }

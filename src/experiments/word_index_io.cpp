@@ -15,6 +15,7 @@
 #include "patchbay/experiments/word_index.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
+#include "patchbay/probe/probe_io.hpp"
 #include "patchbay/report/svg.hpp"
 #include "patchbay/report/word_index_plots.hpp"
 
@@ -46,19 +47,6 @@ void write_split(H5Writer& out, const std::string& group, const WordIndexSplit& 
   for (const auto& pt : split.points) points.insert(points.end(), {pt.prompt, pt.position, pt.label});
   out.write_tensor(group + "/lengths", at::tensor(lengths, at::kLong));
   out.write_tensor(group + "/points", at::tensor(points, at::kLong).view({-1, 3}));
-}
-
-void write_probe(H5Writer& out, const std::string& group, const LogisticProbe& p) {
-  out.write_tensor(group + "/W", p.W);
-  out.write_tensor(group + "/b", p.b);
-  if (p.mean.defined()) {
-    out.write_tensor(group + "/mean", p.mean);
-    out.write_tensor(group + "/std", p.std);
-  }
-  out.write_attribute("converged", p.converged ? "true" : "false", group);
-  out.write_attribute("iterations", std::to_string(p.iterations), group);
-  out.write_attribute("stop_reason", p.stop_reason, group);
-  out.write_attribute("max_abs_grad", fmt::format("{:.6g}", p.max_abs_grad), group);
 }
 
 void write_evaluation(H5Writer& out, const std::string& group, const Evaluation& e) {
@@ -132,17 +120,7 @@ LogisticProbe read_word_index_probe(const std::string& path, const std::string& 
       if (d.ends_with("/probe/W")) layers += (layers.empty() ? "" : ", ") + d.substr(7, d.size() - 7 - 8);
     fail<InputError>("'{}' has no probe for layer '{}' (it has: {})", path, layer, layers);
   }
-  LogisticProbe p;
-  p.W = in.read_tensor(g + "/W");
-  p.b = in.read_tensor(g + "/b");
-  if (p.W.dim() != 2 || p.b.dim() != 1 || p.b.size(0) != p.W.size(1))
-    fail<FormatError>("'{}': probe {} has inconsistent shapes", path, layer);
-  if (in.has(g + "/mean")) {
-    p.mean = in.read_tensor(g + "/mean");
-    p.std = in.read_tensor(g + "/std");
-  }
-  p.converged = in.attribute("converged", g) == std::optional<std::string>("true");
-  p.stop_reason = in.attribute("stop_reason", g).value_or("");
+  auto p = read_probe(in, g);
   return p;
 }
 

@@ -10,6 +10,7 @@
 #include <H5Cpp.h>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/temp_files.hpp"
 
 namespace patchbay {
 namespace fs = std::filesystem;
@@ -49,9 +50,11 @@ H5Writer::H5Writer(std::string path, bool overwrite) : path_(std::move(path)), o
   if (fs::exists(final_path) && !overwrite_)
     fail<InputError>("'{}' already exists; pass --force to overwrite it", path_);
   temp_path_ = (dir / fmt::format(".{}.tmp-{}", final_path.filename().string(), ::getpid())).string();
+  temp_slot_ = register_temp_file(temp_path_);
   try {
     impl_ = std::make_unique<Impl>(Impl{H5::H5File(temp_path_, H5F_ACC_TRUNC)});
   } catch (const H5::Exception& e) {
+    unregister_temp_file(temp_slot_);
     fail<Error>("cannot create '{}': {}", temp_path_, e.getDetailMsg());
   }
 }
@@ -65,6 +68,7 @@ H5Writer::~H5Writer() {
     impl_.reset();
     std::remove(temp_path_.c_str());
   }
+  unregister_temp_file(temp_slot_);
 }
 
 void H5Writer::write_tensor(const std::string& name, const at::Tensor& tensor) {
@@ -181,6 +185,8 @@ void H5Writer::commit() {
   if (!overwrite_ && fs::exists(path_))
     fail<InputError>("'{}' appeared while writing; pass --force to overwrite it", path_);
   fs::rename(temp_path_, path_, ec);
+  unregister_temp_file(temp_slot_);
+  temp_slot_ = -1;
   if (ec) {
     std::remove(temp_path_.c_str());
     fail<Error>("renaming '{}' to '{}' failed: {}", temp_path_, path_, ec.message());

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/temp_files.hpp"
 
 namespace patchbay::svg {
 
@@ -97,6 +98,11 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   fs::path final_path(path);
   fs::path dir = final_path.parent_path().empty() ? fs::path(".") : final_path.parent_path();
   const auto temp = (dir / fmt::format(".{}.tmp-{}", final_path.filename().string(), ::getpid())).string();
+  const int slot = register_temp_file(temp);
+  struct Unregister {
+    int slot;
+    ~Unregister() { unregister_temp_file(slot); }
+  } unregister{slot};
   {
     std::ofstream out(temp, std::ios::binary);
     if (!out) fail<Error>("cannot write '{}'", temp);

@@ -24,6 +24,10 @@ struct WordIndexExperimentOptions {
   ExtractOptions extract;
   std::string activations_cache; // HDF5 file of extracted features to reuse (or create); empty = none
   double works_margin = 0.05;    // a layer "works" when it beats the absolute-position baseline by this much
+  // Progress is saved here as it is made (the extracted features, then each layer's probes, each
+  // file written atomically); a run given a directory that holds earlier progress for the same
+  // model and dataset continues from it, with identical results. Empty: no checkpoints.
+  std::string checkpoint_dir;
 };
 
 struct LayerProbeResult {

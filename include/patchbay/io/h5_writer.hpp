@@ -43,6 +43,7 @@ class H5Writer {
   std::string path_;
   std::string temp_path_;
   bool overwrite_;
+  int temp_slot_ = -1;  // registration for deletion on SIGINT/SIGTERM
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,0 +1,92 @@
+// Interrupted runs: SIGKILL leaves nothing under the final name and --resume gives the same
+// result as an uninterrupted run; SIGTERM also removes the temporary files.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <thread>
+
+#include <ATen/ATen.h>
+
+#include "../support/cli.hpp"
+#include "../support/paths.hpp"
+#include "patchbay/io/h5_reader.hpp"
+
+using namespace patchbay;
+
+namespace {
+const std::string kArgs =
+    " --layers all --train-points 3000 --val-prompts 300 --tol 1e-9 --max-iter 300 --seed 4 --threads 2";
+
+// Starts `patchbay args` in the background and returns its pid.
+pid_t start(const std::string& args, const test::TempDir& dir) {
+  const auto pidfile = dir / "pid";
+  std::system((std::string(PATCHBAY_CLI) + " " + args + " >/dev/null 2>&1 & echo $! > '" + pidfile + "'").c_str());
+  return static_cast<pid_t>(std::stol(test::slurp(pidfile)));
+}
+
+bool wait_for(const std::function<bool()>& condition, double seconds) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+std::vector<std::string> temp_files(const std::filesystem::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.path().filename().string().find(".tmp-") != std::string::npos) out.push_back(e.path().string());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a sweep killed with SIGKILL leaves no result and resumes to the uninterrupted result", "[robustness][interrupt]") {
+  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
+  test::TempDir dir;
+  const auto model = " word-index --model '" + test::models("stories260K") + "'";
+  auto full = test::run_cli(model + kArgs + " --out '" + (dir / "full.h5") + "'");
+  REQUIRE(full.exit_code == 0);
+
+  const auto checkpoint = dir.path / ".run.h5.checkpoint";
+  const pid_t pid = start(model + kArgs + " --out '" + (dir / "run.h5") + "'", dir);
+  const bool some_layer_done = wait_for([&] { return std::filesystem::exists(checkpoint / "layer_embed.h5"); }, 120);
+  ::kill(pid, SIGKILL);
+  REQUIRE(some_layer_done);
+  wait_for([&] { return ::kill(pid, 0) != 0; }, 10);
+  CHECK_FALSE(test::have(dir / "run.h5"));                          // nothing under the final name
+  CHECK_FALSE(test::have(checkpoint / "layer_4.h5"));               // it really stopped part-way
+  auto refused = test::run_cli(model + kArgs + " --out '" + (dir / "run.h5") + "'");
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("pass --resume to continue it"));
+
+  auto resumed = test::run_cli(model + kArgs + " --out '" + (dir / "run.h5") + "' --resume");
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(checkpoint));  // removed once the result is complete
+  H5Reader a(dir / "full.h5"), b(dir / "run.h5");
+  for (const char* layer : {"embed", "0", "1", "2", "3", "4"}) {
+    INFO("layer " << layer);
+    for (const char* what : {"probe/W", "probe/b", "control/W", "val/cells", "val/accuracy"}) {
+      const auto name = std::string("layers/") + layer + "/" + what;
+      CHECK(at::equal(a.read_tensor(name), b.read_tensor(name)));
+    }
+  }
+  CHECK(temp_files(dir.path).empty());
+}
+
+TEST_CASE("SIGTERM removes temporary files and leaves no result", "[robustness][interrupt]") {
+  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
+  test::TempDir dir;
+  const pid_t pid = start(" word-index --model '" + test::models("stories260K") + "'" + kArgs + " --out '" + (dir / "run.h5") + "'", dir);
+  // Interrupt while a temporary file is open (the features, or a layer's checkpoint).
+  const bool writing = wait_for([&] { return !temp_files(dir.path).empty(); }, 120);
+  ::kill(pid, SIGTERM);
+  REQUIRE(writing);
+  wait_for([&] { return ::kill(pid, 0) != 0; }, 10);
+  CHECK_FALSE(test::have(dir / "run.h5"));
+  CHECK(temp_files(dir.path).empty());
+}
