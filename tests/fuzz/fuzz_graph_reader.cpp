@@ -1,0 +1,81 @@
+// Fuzz target: the circuit-graph reader given well-formed HDF5 whose tables hold arbitrary
+// contents (lengths, vertex indices, kinds, attributes) must read it or throw patchbay::Error.
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "patchbay/core/error.hpp"
+#include "patchbay/graph/circuit_graph.hpp"
+#include "patchbay/io/h5_reader.hpp"
+#include "patchbay/io/h5_writer.hpp"
+
+namespace {
+struct Bytes {
+  const std::uint8_t* p;
+  std::size_t n;
+  std::uint8_t next() { return n ? (--n, *p++) : 0; }
+  std::int64_t small() { return static_cast<std::int8_t>(next()); }  // -128..127
+  std::string word() {
+    std::string s;
+    for (int len = next() % 8; len > 0; --len) s += static_cast<char>(next());
+    return s;
+  }
+};
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  Bytes in{data, size};
+  const auto path = "/tmp/patchbay-fuzz-graph-" + std::to_string(::getpid()) + ".h5";
+  {
+    patchbay::H5Writer out(path, /*overwrite=*/true);
+    const int nodes = in.next() % 12, edges = in.next() % 20;
+    const char* kinds[] = {"input", "head", "mlp", "readout", "bogus"};
+    std::vector<std::string> names, kind, qkv;
+    std::vector<std::int64_t> layer, head, kept, source, target, ekept;
+    for (int i = 0; i < nodes + (in.next() % 3 == 0); ++i) {
+      names.push_back(in.word());
+      kind.push_back(kinds[in.next() % 5]);
+    }
+    for (int i = 0; i < nodes + (in.next() % 3 == 0 ? 1 : 0); ++i) layer.push_back(in.small());
+    for (int i = 0; i < nodes; ++i) {
+      head.push_back(in.small());
+      kept.push_back(in.next() % 2);
+    }
+    for (int i = 0; i < edges; ++i) {
+      source.push_back(in.small());
+      target.push_back(in.small());
+      qkv.push_back(in.word());
+      ekept.push_back(in.next() % 2);
+    }
+    auto longs = [](const std::vector<std::int64_t>& v) { return at::tensor(v, at::kLong); };
+    out.write_strings("graph/nodes/name", names);
+    out.write_strings("graph/nodes/kind", kind);
+    out.write_tensor("graph/nodes/layer", longs(layer));
+    out.write_tensor("graph/nodes/head", longs(head));
+    out.write_tensor("graph/nodes/kept", longs(kept));
+    out.write_tensor("graph/nodes/score", at::rand({static_cast<std::int64_t>(head.size())}));
+    out.write_tensor("graph/edges/source", longs(source));
+    out.write_tensor("graph/edges/target", longs(target));
+    out.write_strings("graph/edges/qkv", qkv);
+    out.write_tensor("graph/edges/score", at::rand({static_cast<std::int64_t>(source.size())}));
+    out.write_tensor("graph/edges/kept", longs(ekept));
+    for (const char* key : {"method", "seed", "readout_layer", "n_heads", "d_model", "provenance"})
+      if (in.next() % 4 != 0) out.write_attribute(key, in.next() % 2 ? std::to_string(in.small()) : in.word(), "graph");
+    out.commit();
+  }
+  try {
+    auto g = patchbay::CircuitGraph::read(patchbay::H5Reader(path));
+    g.keep_top_k(3);
+    (void)g.to_dot();
+    (void)g.to_graphml();
+    (void)g.to_eap_json().dump();
+  } catch (const patchbay::Error&) {
+  }
+  std::remove(path.c_str());
+  return 0;
+}
