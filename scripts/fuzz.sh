@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 seconds="${PATCHBAY_FUZZ_SECONDS:-60}"
 build=build-fuzz
 if [ ! -f "$build/CMakeCache.txt" ]; then
-  CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPATCHBAY_FUZZ=ON -DPATCHBAY_BUILD_TESTS=OFF
+  CC=clang-16 CXX=clang++-16 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+    -DPATCHBAY_FUZZ=ON -DPATCHBAY_BUILD_TESTS=OFF
 fi
 cmake --build "$build" --parallel "$(nproc)"
 

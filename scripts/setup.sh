@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
+  build-essential cmake ninja-build pkg-config git clang-16 libclang-rt-16-dev
   # libraries
   libtorch-dev libopenblas0-openmp libboost-graph-dev libfmt-dev catch2
   libhdf5-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev libicu-dev

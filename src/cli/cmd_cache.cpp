@@ -3,11 +3,12 @@
 #include <sstream>
 
 #include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
 
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/provenance.hpp"
 #include "patchbay/core/runtime.hpp"
-#include "patchbay/core/version.hpp"
 #include "patchbay/io/h5_writer.hpp"
 #include "patchbay/model/load.hpp"
 
@@ -75,11 +76,10 @@ void add_cache_command(CLI::App& app, const GlobalOptions& global, Runner& selec
       for (const auto& [id, activation] : cache.entries()) out.write_tensor(to_string(id), activation);
       out.write_tensor("logits", logits);
       out.write_tensor("tokens", tokens);
-      out.write_attribute("patchbay_version", library_version());
-      out.write_attribute("git_commit", git_commit());
-      out.write_attribute("model", model.config().name);
-      out.write_attribute("model_file", model.source().weights_file);
       out.write_attribute("kind", "activation_cache");
+      out.write_attribute("model", model.config().name);
+      out.write_attribute("provenance", provenance(model).dump());
+      out.write_attribute("config", nlohmann::json{{"ids", ids}, {"hooks", o->hooks}}.dump());
       out.commit();
       fmt::print("wrote {} activations and logits for {} tokens to {}\n", cache.size(), ids.size(), o->out);
     };

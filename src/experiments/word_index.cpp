@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/progress.hpp"
 #include "patchbay/core/provenance.hpp"
 #include "patchbay/core/rng.hpp"
 #include "word_index_cache.hpp"
@@ -134,6 +135,7 @@ WordIndexResults run_word_index_experiment(const Model& model, const WordIndexEx
   const auto y_train = labels_of(ds.train), y_val = labels_of(ds.val);
   const auto control_train = at::tensor(control_labels(ds.train, K, o.data.seed), at::kLong);
   const auto control_val = at::tensor(control_labels(ds.val, K, o.data.seed), at::kLong);
+  Progress training("training probes", static_cast<std::int64_t>(layers.size()), o.extract.progress);
   for (std::size_t i = 0; i < layers.size(); ++i) {
     LayerProbeResult lr;
     lr.layer = layers[i];
@@ -168,7 +170,9 @@ WordIndexResults run_word_index_experiment(const Model& model, const WordIndexEx
     lr.val = evaluate_predictions(lr.probe.predict(X_val), ds.val, K);
     lr.control_accuracy = lr.control_probe.predict(X_val).eq(control_val).to(at::kDouble).mean().item<double>();
     r.layers.push_back(std::move(lr));
+    training.advance();
   }
+  training.finish();
   r.train_seconds = seconds_since(t0);
 
   r.abs_position_baseline = feature_baseline(ds, [](const Prompt&, const ProbePoint& pt) { return pt.position; });

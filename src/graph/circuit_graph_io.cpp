@@ -1,6 +1,4 @@
 // CircuitGraph: HDF5 tables, GraphViz DOT, GraphML and the EAP-IG JSON.
-#include <ATen/ATen.h>
-
 #include <algorithm>
 #include <cmath>
 
@@ -49,15 +47,15 @@ void CircuitGraph::write(H5Writer& out, const std::string& group) const {
   const std::string n = group + "/nodes/", e = group + "/edges/";
   out.write_strings(n + "name", names);
   out.write_strings(n + "kind", kinds);
-  out.write_tensor(n + "layer", at::tensor(layer, at::kLong));
-  out.write_tensor(n + "head", at::tensor(head, at::kLong));
-  out.write_tensor(n + "score", at::tensor(score, at::kDouble).to(at::kFloat));
-  out.write_tensor(n + "kept", at::tensor(kept, at::kLong));
-  out.write_tensor(e + "source", at::tensor(source, at::kLong));
-  out.write_tensor(e + "target", at::tensor(target, at::kLong));
+  out.write_int64s(n + "layer", layer);
+  out.write_int64s(n + "head", head);
+  out.write_doubles(n + "score", score);
+  out.write_int64s(n + "kept", kept);
+  out.write_int64s(e + "source", source);
+  out.write_int64s(e + "target", target);
   out.write_strings(e + "qkv", qkv);
-  out.write_tensor(e + "score", at::tensor(edge_score, at::kDouble).to(at::kFloat));
-  out.write_tensor(e + "kept", at::tensor(edge_kept, at::kLong));
+  out.write_doubles(e + "score", edge_score);
+  out.write_int64s(e + "kept", edge_kept);
   const std::pair<const char*, std::string> attrs[] = {
       {"method", info_.method},     {"metric", info_.metric},
       {"model", info_.model},       {"dataset", info_.dataset},
@@ -97,30 +95,44 @@ CircuitGraph CircuitGraph::read(const H5Reader& in, const std::string& group) {
   }
 
   const auto names = in.read_strings(n + "name"), kinds = in.read_strings(n + "kind");
-  const auto layer = in.read_tensor(n + "layer"), head = in.read_tensor(n + "head"), kept = in.read_tensor(n + "kept");
-  const auto score = in.read_tensor(n + "score");
-  const auto V = static_cast<std::int64_t>(names.size());
-  for (const auto& t : {layer, head, kept, score})
-    if (t.dim() != 1 || t.size(0) != V || kinds.size() != names.size())
-      fail<FormatError>("'{}': node columns of /{}/nodes have different lengths", in.path(), group);
-  for (std::int64_t i = 0; i < V; ++i)
-    boost::add_vertex(CircuitNode{names[i], parse_node_kind(kinds[i]), static_cast<int>(layer[i].item<std::int64_t>()),
-                                  static_cast<int>(head[i].item<std::int64_t>()), score[i].item<double>(),
-                                  kept[i].item<std::int64_t>() != 0},
+  const auto layer = in.read_int64s(n + "layer"), head = in.read_int64s(n + "head"), kept = in.read_int64s(n + "kept");
+  const auto score = in.read_doubles(n + "score");
+  const auto V = names.size();
+  if (kinds.size() != V || layer.size() != V || head.size() != V || kept.size() != V || score.size() != V)
+    fail<FormatError>("'{}': node columns of /{}/nodes have different lengths", in.path(), group);
+  // Names are identifiers patchbay writes ("a3.h5", "m2", "input", "readout"): printable ASCII.
+  auto check_name = [&](const std::string& name, const char* what, std::size_t i) {
+    if (name.empty() || name.size() > 64 ||
+        !std::all_of(name.begin(), name.end(), [](char ch) { return ch > ' ' && ch < 127 && ch != '"' && ch != '\\'; }))
+      fail<FormatError>("'{}': {} {} has an invalid name (expected up to 64 printable ASCII characters)", in.path(), what, i);
+  };
+  for (std::size_t i = 0; i < V; ++i) {
+    check_name(names[i], "node", i);
+    if (layer[i] < -1 || layer[i] > 100000 || head[i] < -1 || head[i] > 100000)
+      fail<FormatError>("'{}': node {} has layer {} and head {}, out of range", in.path(), i, layer[i], head[i]);
+    NodeKind kind;
+    try {
+      kind = parse_node_kind(kinds[i]);
+    } catch (const InputError& e) {
+      fail<FormatError>("'{}': node {}: {}", in.path(), i, e.what());
+    }
+    boost::add_vertex(CircuitNode{names[i], kind, static_cast<int>(layer[i]), static_cast<int>(head[i]),
+                                  score[i], kept[i] != 0},
                       cg.g_);
-  const auto source = in.read_tensor(e + "source"), target = in.read_tensor(e + "target");
-  const auto escore = in.read_tensor(e + "score"), ekept = in.read_tensor(e + "kept");
+  }
+  const auto source = in.read_int64s(e + "source"), target = in.read_int64s(e + "target"), ekept = in.read_int64s(e + "kept");
+  const auto escore = in.read_doubles(e + "score");
   const auto qkv = in.read_strings(e + "qkv");
-  const auto E = source.dim() == 1 ? source.size(0) : -1;
-  for (const auto& t : {target, escore, ekept})
-    if (t.dim() != 1 || t.size(0) != E || static_cast<std::int64_t>(qkv.size()) != E)
-      fail<FormatError>("'{}': edge columns of /{}/edges have different lengths", in.path(), group);
-  for (std::int64_t i = 0; i < E; ++i) {
-    auto s = source[i].item<std::int64_t>(), t = target[i].item<std::int64_t>();
-    if (s < 0 || s >= V || t < 0 || t >= V)
-      fail<FormatError>("'{}': edge {} joins vertices {} -> {}, outside 0..{}", in.path(), i, s, t, V - 1);
-    boost::add_edge(static_cast<Vertex>(s), static_cast<Vertex>(t),
-                    CircuitEdge{qkv[static_cast<std::size_t>(i)], escore[i].item<double>(), ekept[i].item<std::int64_t>() != 0}, cg.g_);
+  const auto E = source.size();
+  if (target.size() != E || ekept.size() != E || escore.size() != E || qkv.size() != E)
+    fail<FormatError>("'{}': edge columns of /{}/edges have different lengths", in.path(), group);
+  for (std::size_t i = 0; i < E; ++i) {
+    if (!(qkv[i].empty() || qkv[i] == "q" || qkv[i] == "k" || qkv[i] == "v"))
+      fail<FormatError>("'{}': edge {} has input '{}' (expected q, k, v or empty)", in.path(), i, qkv[i]);
+    const auto s = source[i], t = target[i];
+    if (s < 0 || static_cast<std::size_t>(s) >= V || t < 0 || static_cast<std::size_t>(t) >= V)
+      fail<FormatError>("'{}': edge {} joins vertices {} -> {}, outside 0..{}", in.path(), i, s, t, static_cast<std::int64_t>(V) - 1);
+    boost::add_edge(static_cast<Vertex>(s), static_cast<Vertex>(t), CircuitEdge{qkv[i], escore[i], ekept[i] != 0}, cg.g_);
   }
   return cg;
 }

@@ -1,20 +1,16 @@
 #include "patchbay/io/h5_reader.hpp"
 
+#include "h5_impl.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <functional>
 
-#include <ATen/ATen.h>
 #include <H5Cpp.h>
 
 #include "patchbay/core/error.hpp"
-#include "patchbay/core/shape.hpp"
 
 namespace patchbay {
-
-struct H5Reader::Impl {
-  H5::H5File file;
-};
 
 H5Reader::H5Reader(const std::string& path) : path_(path) {
   H5::Exception::dontPrint();
@@ -86,32 +82,33 @@ std::vector<std::int64_t> H5Reader::shape(const std::string& name) const {
   }
 }
 
-at::Tensor H5Reader::read_tensor(const std::string& name, std::int64_t max_elements) const {
-  auto dims = shape(name);
-  std::int64_t count = 1;
-  for (auto d : dims) {
-    if (d != 0 && count > max_elements / d)
-      fail<FormatError>("'{}': dataset '{}' of shape {} exceeds the {} element limit", path_, name, shape_str(dims),
-                        max_elements);
-    count *= d;
-  }
+namespace {
+template <typename T>
+std::vector<T> read_column(const H5::H5File& file, const std::string& path, const std::string& name, const H5::PredType& type,
+                           std::int64_t count) {
+  std::vector<T> out(static_cast<std::size_t>(count));
   try {
-    H5::DataSet ds = impl_->file.openDataSet(name);
+    H5::DataSet ds = file.openDataSet(name);
     auto cls = ds.getTypeClass();
-    if (cls == H5T_FLOAT) {
-      auto t = at::empty(dims, at::kFloat);
-      ds.read(t.data_ptr(), H5::PredType::NATIVE_FLOAT);
-      return t;
-    }
-    if (cls == H5T_INTEGER) {
-      auto t = at::empty(dims, at::kLong);
-      ds.read(t.data_ptr(), H5::PredType::NATIVE_INT64);
-      return t;
-    }
-    fail<FormatError>("'{}': dataset '{}' is neither float nor integer", path_, name);
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail<FormatError>("'{}': dataset '{}' is not numeric", path, name);
+    if (count > 0) ds.read(out.data(), type);
   } catch (const H5::Exception& e) {
-    fail<FormatError>("'{}': cannot read dataset '{}': {}", path_, name, e.getDetailMsg());
+    fail<FormatError>("'{}': cannot read dataset '{}': {}", path, name, e.getDetailMsg());
   }
+  return out;
+}
+}  // namespace
+
+std::vector<std::int64_t> H5Reader::read_int64s(const std::string& name, std::int64_t max_count) const {
+  auto dims = shape(name);
+  if (dims.size() != 1 || dims[0] > max_count) fail<FormatError>("'{}': dataset '{}' is not a list of at most {} numbers", path_, name, max_count);
+  return read_column<std::int64_t>(impl_->file, path_, name, H5::PredType::NATIVE_INT64, dims[0]);
+}
+
+std::vector<double> H5Reader::read_doubles(const std::string& name, std::int64_t max_count) const {
+  auto dims = shape(name);
+  if (dims.size() != 1 || dims[0] > max_count) fail<FormatError>("'{}': dataset '{}' is not a list of at most {} numbers", path_, name, max_count);
+  return read_column<double>(impl_->file, path_, name, H5::PredType::NATIVE_DOUBLE, dims[0]);
 }
 
 std::vector<std::string> H5Reader::read_strings(const std::string& name, std::int64_t max_count) const {

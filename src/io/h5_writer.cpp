@@ -1,12 +1,13 @@
 #include "patchbay/io/h5_writer.hpp"
 
+#include "h5_impl.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
 #include <algorithm>
 #include <filesystem>
 
-#include <ATen/ATen.h>
 #include <H5Cpp.h>
 
 #include "patchbay/core/error.hpp"
@@ -14,10 +15,6 @@
 
 namespace patchbay {
 namespace fs = std::filesystem;
-
-struct H5Writer::Impl {
-  H5::H5File file;
-};
 
 namespace {
 // HDF5 prints its own error stack on failure; errors are reported through exceptions instead.
@@ -28,6 +25,8 @@ void silence_hdf5() {
   }();
   (void)once;
 }
+
+}  // namespace
 
 H5::Group ensure_parent_groups(H5::H5File& file, const std::string& name) {
   H5::Group group = file.openGroup("/");
@@ -40,7 +39,6 @@ H5::Group ensure_parent_groups(H5::H5File& file, const std::string& name) {
   }
   return group;
 }
-}  // namespace
 
 H5Writer::H5Writer(std::string path, bool overwrite) : path_(std::move(path)), overwrite_(overwrite) {
   silence_hdf5();
@@ -71,67 +69,30 @@ H5Writer::~H5Writer() {
   unregister_temp_file(temp_slot_);
 }
 
-void H5Writer::write_tensor(const std::string& name, const at::Tensor& tensor) {
-  if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
-  auto t = tensor.detach().to(at::kCPU).contiguous();
-  H5::PredType type = H5::PredType::NATIVE_FLOAT;
-  if (t.scalar_type() == at::kLong) type = H5::PredType::NATIVE_INT64;
-  else if (t.scalar_type() != at::kFloat) t = t.to(at::kFloat);
-  std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
+namespace {
+template <typename T>
+void write_column(H5Writer& w, H5::H5File& file, const std::string& path, const std::string& name, const std::vector<T>& values,
+                  const H5::PredType& type) {
   try {
-    H5::DataSpace space = dims.empty() ? H5::DataSpace(H5S_SCALAR) : H5::DataSpace(static_cast<int>(dims.size()), dims.data());
-    H5::Group parent = ensure_parent_groups(impl_->file, name);
-    auto leaf = name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
-    H5::DataSet ds = parent.createDataSet(leaf, type, space);
-    ds.write(t.data_ptr(), type);
+    hsize_t n = values.size();
+    H5::DataSpace space(1, &n);
+    H5::DataSet ds = ensure_parent_groups(file, name).createDataSet(leaf_name(name), type, space);
+    if (n > 0) ds.write(values.data(), type);
   } catch (const H5::Exception& e) {
-    fail<Error>("writing dataset '{}' to '{}' failed: {}", name, path_, e.getDetailMsg());
+    fail<Error>("writing dataset '{}' to '{}' failed: {}", name, path, e.getDetailMsg());
   }
+  (void)w;
+}
+}  // namespace
+
+void H5Writer::write_int64s(const std::string& name, const std::vector<std::int64_t>& values) {
+  if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
+  write_column(*this, impl_->file, path_, name, values, H5::PredType::NATIVE_INT64);
 }
 
-void H5Writer::append_rows(const std::string& name, const at::Tensor& rows_in) {
+void H5Writer::write_doubles(const std::string& name, const std::vector<double>& values) {
   if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
-  auto rows = rows_in.detach().to(at::kCPU, at::kFloat).contiguous();
-  if (rows.dim() < 1) fail<InputError>("append_rows('{}') needs at least one dimension", name);
-  std::vector<hsize_t> dims(rows.sizes().begin(), rows.sizes().end());
-  try {
-    H5::Group parent = ensure_parent_groups(impl_->file, name);
-    auto leaf = name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
-    H5::DataSet ds;
-    hsize_t offset = 0;
-    if (!parent.nameExists(leaf)) {
-      std::vector<hsize_t> initial = dims, max = dims, chunk = dims;
-      initial[0] = 0;
-      max[0] = H5S_UNLIMITED;
-      // ~1 MiB chunks along the first axis.
-      hsize_t row_bytes = 4;
-      for (std::size_t i = 1; i < dims.size(); ++i) row_bytes *= dims[i];
-      chunk[0] = std::max<hsize_t>(1, (1u << 20) / std::max<hsize_t>(row_bytes, 1));
-      H5::DSetCreatPropList props;
-      props.setChunk(static_cast<int>(chunk.size()), chunk.data());
-      H5::DataSpace space(static_cast<int>(dims.size()), initial.data(), max.data());
-      ds = parent.createDataSet(leaf, H5::PredType::NATIVE_FLOAT, space, props);
-    } else {
-      ds = parent.openDataSet(leaf);
-      H5::DataSpace space = ds.getSpace();
-      std::vector<hsize_t> current(static_cast<std::size_t>(space.getSimpleExtentNdims()));
-      space.getSimpleExtentDims(current.data());
-      if (current.size() != dims.size() || !std::equal(current.begin() + 1, current.end(), dims.begin() + 1))
-        fail<InputError>("append_rows('{}'): rows do not match the dataset's other dimensions", name);
-      offset = current[0];
-    }
-    std::vector<hsize_t> extent = dims;
-    extent[0] += offset;
-    ds.extend(extent.data());
-    H5::DataSpace file_space = ds.getSpace();
-    std::vector<hsize_t> start(dims.size(), 0);
-    start[0] = offset;
-    file_space.selectHyperslab(H5S_SELECT_SET, dims.data(), start.data());
-    H5::DataSpace memory(static_cast<int>(dims.size()), dims.data());
-    ds.write(rows.data_ptr(), H5::PredType::NATIVE_FLOAT, memory, file_space);
-  } catch (const H5::Exception& e) {
-    fail<Error>("appending to dataset '{}' in '{}' failed: {}", name, path_, e.getDetailMsg());
-  }
+  write_column(*this, impl_->file, path_, name, values, H5::PredType::NATIVE_DOUBLE);
 }
 
 void H5Writer::write_strings(const std::string& name, const std::vector<std::string>& values) {

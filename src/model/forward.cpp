@@ -9,7 +9,7 @@
 namespace patchbay {
 namespace {
 
-void check_tokens(const at::Tensor& tokens, const ModelConfig& config) {
+void check_tokens(const at::Tensor& tokens, const ModelConfig& config, bool check_ids) {
   if (!tokens.defined() || tokens.dim() != 2)
     fail<InputError>("tokens must be a [batch, pos] tensor, got {} dimensions", tokens.defined() ? tokens.dim() : 0);
   if (tokens.scalar_type() != at::kLong) fail<InputError>("tokens must be int64, got {}", at::toString(tokens.scalar_type()));
@@ -19,6 +19,7 @@ void check_tokens(const at::Tensor& tokens, const ModelConfig& config) {
   if (tokens.size(1) > config.n_ctx)
     fail<InputError>("prompt of {} tokens is longer than the model's context of {} tokens", tokens.size(1),
                      config.n_ctx);
+  if (!check_ids) return;
   auto [lo, hi] = at::aminmax(tokens);
   auto min_id = lo.item<std::int64_t>(), max_id = hi.item<std::int64_t>();
   if (min_id < 0 || max_id >= config.d_vocab)
@@ -82,7 +83,7 @@ void check_hooks_reachable(const HookRegistry& hooks, const ForwardOptions& o, c
 }  // namespace
 
 at::Tensor Model::forward(const at::Tensor& tokens_in, const ForwardOptions& options) const {
-  check_tokens(tokens_in, config_);
+  check_tokens(tokens_in, config_, options.check_token_ids);
   check_layers(options, config_, tokens_in);
   check_hooks_reachable(*hooks_, options, config_);
   const detail::Hooks hooks{*hooks_};

@@ -111,7 +111,7 @@ PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs
         {
           auto handle = model.add_hook({sweep.site, l}, [&](at::Tensor& act, HookId) { act = at::where(take, src_rows, act); });
           ForwardOptions fo;
-          fo.stop_after(split_at_layer ? l : L).suffix(p0, past).only_last_position(!split_at_layer && l < L);
+          fo.stop_after(split_at_layer ? l : L).suffix(p0, past).only_last_position(!split_at_layer && l < L).trusted_tokens();
           if (l > 0) fo.start_at(l, rows(resid.narrow(1, p0, patched_len)));
           out = model.forward(tokens.narrow(1, 0, patched_len), fo);
         }
@@ -121,7 +121,7 @@ PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs
           auto patched = at::constant_pad_nd(out, {0, 0, 0, S - patched_len});
           ForwardOptions fo;
           fo.start_at(l + 1, at::where(at_position.repeat({n, 1, 1}), patched, base))
-              .stop_after(L).suffix(p0, past).only_last_position(true);
+              .stop_after(L).suffix(p0, past).only_last_position(true).trusted_tokens();
           out = model.forward(tokens, fo);
         }
         values.push_back(metric(out.select(1, out.size(1) - 1)).view({n, static_cast<std::int64_t>(ps.size()), V}));

@@ -109,7 +109,7 @@ EdgeScores path_patch(const Model& model, const std::vector<PromptPair>& pairs, 
             });
           }
           ForwardOptions fo;
-          fo.stop_after(L);
+          fo.stop_after(L).trusted_tokens();
           if (l > 0) fo.start_at(l, rows(recv.at(hook::resid_pre(l))));
           auto out = model.forward(rows(recv_tokens), fo);
           values.push_back(metric(out.select(1, T)).view({n, V}) - recv_metric.narrow(0, i0, n).unsqueeze(1));

@@ -6,7 +6,7 @@
 #include "tokenizer_fixture.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const auto tok = patchbay::fuzz::tokenizer("gpt2");
+  static const auto tok = patchbay::fuzz::gpt2();
   const std::string text(reinterpret_cast<const char*>(data), std::min<std::size_t>(size, 4096));
   const auto ids = tok->encode(text);
   for (auto id : ids)

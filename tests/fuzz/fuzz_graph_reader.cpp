@@ -1,13 +1,12 @@
 // Fuzz target: the circuit-graph reader given well-formed HDF5 whose tables hold arbitrary
 // contents (lengths, vertex indices, kinds, attributes) must read it or throw patchbay::Error.
+// (Raw bytes as an HDF5 file would fuzz the HDF5 library itself, not patchbay.)
 #include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 #include "patchbay/core/error.hpp"
 #include "patchbay/graph/circuit_graph.hpp"
@@ -52,18 +51,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       qkv.push_back(in.word());
       ekept.push_back(in.next() % 2);
     }
-    auto longs = [](const std::vector<std::int64_t>& v) { return at::tensor(v, at::kLong); };
+    std::vector<double> scores, escores;
+    for (std::size_t i = 0; i < head.size(); ++i) scores.push_back(in.small() / 7.0);
+    for (std::size_t i = 0; i < source.size() + (in.next() % 4 == 0); ++i) escores.push_back(in.small() / 3.0);
     out.write_strings("graph/nodes/name", names);
     out.write_strings("graph/nodes/kind", kind);
-    out.write_tensor("graph/nodes/layer", longs(layer));
-    out.write_tensor("graph/nodes/head", longs(head));
-    out.write_tensor("graph/nodes/kept", longs(kept));
-    out.write_tensor("graph/nodes/score", at::rand({static_cast<std::int64_t>(head.size())}));
-    out.write_tensor("graph/edges/source", longs(source));
-    out.write_tensor("graph/edges/target", longs(target));
+    out.write_int64s("graph/nodes/layer", layer);
+    out.write_int64s("graph/nodes/head", head);
+    out.write_int64s("graph/nodes/kept", kept);
+    out.write_doubles("graph/nodes/score", scores);
+    out.write_int64s("graph/edges/source", source);
+    out.write_int64s("graph/edges/target", target);
     out.write_strings("graph/edges/qkv", qkv);
-    out.write_tensor("graph/edges/score", at::rand({static_cast<std::int64_t>(source.size())}));
-    out.write_tensor("graph/edges/kept", longs(ekept));
+    out.write_doubles("graph/edges/score", escores);
+    out.write_int64s("graph/edges/kept", ekept);
     for (const char* key : {"method", "seed", "readout_layer", "n_heads", "d_model", "provenance"})
       if (in.next() % 4 != 0) out.write_attribute(key, in.next() % 2 ? std::to_string(in.small()) : in.word(), "graph");
     out.commit();

@@ -9,7 +9,7 @@
 #include "tokenizer_fixture.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const auto tok = patchbay::fuzz::tokenizer("stories260K");
+  static const auto tok = patchbay::fuzz::llama2c();
   const std::string text(reinterpret_cast<const char*>(data), std::min<std::size_t>(size, 2048));
   const auto ids = tok->encode(text, /*bos=*/true);
   for (auto id : ids)

@@ -1,18 +1,21 @@
 #pragma once
 // The real tokenizers, loaded once per fuzzing process from ../shared/models (or
-// $PATCHBAY_FUZZ_MODELS).
+// $PATCHBAY_FUZZ_MODELS), constructed directly so the fuzz build needs no tensor library.
 #include <cstdlib>
 #include <memory>
 #include <string>
 
-#include "patchbay/model/load.hpp"
+#include "patchbay/tokenizer/gpt2_bpe.hpp"
+#include "patchbay/tokenizer/llama2c.hpp"
 
 namespace patchbay::fuzz {
-inline std::shared_ptr<const Tokenizer> tokenizer(const char* model) {
+inline std::string model_dir(const char* model) {
   const char* root = std::getenv("PATCHBAY_FUZZ_MODELS");
-  const std::string dir = std::string(root ? root : PATCHBAY_SHARED_DIR "/models") + "/" + model;
-  auto t = load_tokenizer(dir);
-  if (!t) std::abort();  // the fuzz run needs the tokenizer files
-  return t;
+  return std::string(root ? root : PATCHBAY_SHARED_DIR "/models") + "/" + model;
 }
+inline std::shared_ptr<const Tokenizer> gpt2() {
+  const auto dir = model_dir("gpt2");
+  return Gpt2Tokenizer::from_files(dir + "/vocab.json", dir + "/merges.txt");
+}
+inline std::shared_ptr<const Tokenizer> llama2c() { return Llama2cTokenizer::from_file(model_dir("stories260K") + "/tokenizer.bin"); }
 }  // namespace patchbay::fuzz

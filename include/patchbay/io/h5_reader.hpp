@@ -8,6 +8,10 @@
 
 #include <ATen/core/Tensor.h>
 
+namespace H5 {
+class H5File;
+}
+
 namespace patchbay {
 
 class H5Reader {
@@ -26,12 +30,16 @@ class H5Reader {
   // hostile file declaring a huge dataset.
   at::Tensor read_tensor(const std::string& name, std::int64_t max_elements = std::int64_t(1) << 32) const;
   std::vector<std::int64_t> shape(const std::string& name) const;
+  // 1-D numeric datasets as plain vectors (no tensor library involved).
+  std::vector<std::int64_t> read_int64s(const std::string& name, std::int64_t max_count = 1 << 26) const;
+  std::vector<double> read_doubles(const std::string& name, std::int64_t max_count = 1 << 26) const;
   // A 1-D dataset of strings (variable or fixed length).
   std::vector<std::string> read_strings(const std::string& name, std::int64_t max_count = 1 << 24) const;
   std::optional<std::string> attribute(const std::string& key, const std::string& object = "/") const;
 
  private:
   struct Impl;
+  friend const H5::H5File& h5_file(const H5Reader& r);
   std::string path_;
   std::unique_ptr<Impl> impl_;
 };

@@ -10,6 +10,10 @@
 
 #include <ATen/core/Tensor.h>
 
+namespace H5 {
+class H5File;
+}
+
 namespace patchbay {
 
 class H5Writer {
@@ -27,6 +31,9 @@ class H5Writer {
   // on the first call; later calls must match the other dimensions. Memory stays bounded by
   // one call's rows, whatever the dataset grows to.
   void append_rows(const std::string& name, const at::Tensor& rows);
+  // 1-D numeric datasets from plain vectors (int64, float64).
+  void write_int64s(const std::string& name, const std::vector<std::int64_t>& values);
+  void write_doubles(const std::string& name, const std::vector<double>& values);
   // A 1-D dataset of variable-length strings.
   void write_strings(const std::string& name, const std::vector<std::string>& values);
   // String attribute on the root group (or on an existing object named by `object`).
@@ -37,9 +44,11 @@ class H5Writer {
 
   const std::string& path() const { return path_; }
   const std::string& temp_path() const { return temp_path_; }
+  bool is_open() const { return impl_ != nullptr; }
 
  private:
   struct Impl;
+  friend H5::H5File& h5_file(H5Writer& w);
   std::string path_;
   std::string temp_path_;
   bool overwrite_;

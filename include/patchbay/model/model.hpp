@@ -45,6 +45,9 @@ struct ForwardOptions {
   // At the stop layer, compute attention queries and the MLP for the last position only and
   // return its hook_resid_post as [batch, 1, d_model]. No hooks may sit at the stop layer.
   bool last_position_only = false;
+  // Range-check token ids (reads them back to the host: a device sync). Analyses that already
+  // validated their tokens turn it off for their many internal passes.
+  bool check_token_ids = true;
 
   ForwardOptions& stop_after(int layer) { stop_after_layer = layer; return *this; }
   ForwardOptions& start_at(int layer, at::Tensor resid) {
@@ -58,6 +61,7 @@ struct ForwardOptions {
     return *this;
   }
   ForwardOptions& only_last_position(bool v = true) { last_position_only = v; return *this; }
+  ForwardOptions& trusted_tokens() { check_token_ids = false; return *this; }
 };
 
 // Where a model came from; recorded as provenance in result files.
