@@ -8,9 +8,9 @@ build=build-asan
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 if [ ! -f "$build/CMakeCache.txt" ]; then
-  # -O1 -g1: sanitizer-friendly optimisation, line tables for stack traces (full debug info over
-  # libtorch's headers triples the build time).
-  cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+  # -g1: line tables are enough for sanitizer stack traces (full debug info over libtorch's
+  # headers triples the build time). -O2: -O1 made the instrumented suite 3x slower (13 min).
+  cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1" \
     -DPATCHBAY_SANITIZE=ON
 fi
 cmake --build "$build" --parallel "$(nproc)"

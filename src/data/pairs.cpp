@@ -9,32 +9,6 @@
 #include "patchbay/core/rng.hpp"
 
 namespace patchbay {
-namespace {
-
-Prompt prompt_from_words(const Tokenizer& tok, const std::vector<std::int64_t>& prefix,
-                         const std::vector<std::vector<std::int64_t>>& words) {
-  Prompt p;
-  p.tokens = prefix;
-  p.prefix_length = static_cast<std::int32_t>(prefix.size());
-  p.unit.assign(prefix.size(), -1);
-  p.pos_in_unit.assign(prefix.size(), -1);
-  p.first.assign(prefix.size(), 0);
-  p.last.assign(prefix.size(), 0);
-  for (std::size_t u = 0; u < words.size(); ++u)
-    for (std::size_t i = 0; i < words[u].size(); ++i) {
-      p.tokens.push_back(words[u][i]);
-      p.unit.push_back(static_cast<std::int32_t>(u));
-      p.pos_in_unit.push_back(static_cast<std::int32_t>(i));
-      p.first.push_back(i == 0);
-      p.last.push_back(i + 1 == words[u].size());
-    }
-  for (auto id : p.tokens) p.space.push_back(tok.begins_word(id));
-  p.text = tok.decode(p.tokens);
-  return p;
-}
-
-}  // namespace
-
 std::vector<PromptPair> token_aligned_pairs(const Tokenizer& tok, const PairOptions& o) {
   const int clean_total = std::accumulate(o.clean_split.begin(), o.clean_split.end(), 0);
   const int corrupted_total = std::accumulate(o.corrupted_split.begin(), o.corrupted_split.end(), 0);
@@ -62,7 +36,7 @@ std::vector<PromptPair> token_aligned_pairs(const Tokenizer& tok, const PairOpti
     auto draw = [&](const std::vector<int>& split) {
       std::vector<std::vector<std::int64_t>> words;
       for (int len : split) words.push_back(rng.pick(pool.of_length(len)).tokens);
-      return prompt_from_words(tok, prefix, words);
+      return assemble_prompt(tok, prefix, words);
     };
     PromptPair pair;
     pair.clean = draw(o.clean_split);

@@ -121,26 +121,9 @@ class UnitMaker {
 
 Prompt make_prompt(const Tokenizer& tok, const std::vector<std::int64_t>& prefix, const UnitMaker& maker, int n_units,
                    Rng& rng) {
-  Prompt p;
-  p.tokens = prefix;
-  p.prefix_length = static_cast<std::int32_t>(prefix.size());
-  p.unit.assign(prefix.size(), -1);
-  p.pos_in_unit.assign(prefix.size(), -1);
-  p.first.assign(prefix.size(), 0);
-  p.last.assign(prefix.size(), 0);
-  for (int u = 0; u < n_units; ++u) {
-    auto tokens = maker.make(rng);
-    for (std::size_t i = 0; i < tokens.size(); ++i) {
-      p.tokens.push_back(tokens[i]);
-      p.unit.push_back(u);
-      p.pos_in_unit.push_back(static_cast<std::int32_t>(i));
-      p.first.push_back(i == 0);
-      p.last.push_back(i + 1 == tokens.size());
-    }
-  }
-  for (auto id : p.tokens) p.space.push_back(tok.begins_word(id));
-  p.text = tok.decode(p.tokens);
-  return p;
+  std::vector<std::vector<std::int64_t>> units;
+  for (int u = 0; u < n_units; ++u) units.push_back(maker.make(rng));
+  return assemble_prompt(tok, prefix, units);
 }
 
 void add_points(WordIndexSplit& split, int prompt_index, Readout readout) {
@@ -233,6 +216,28 @@ WordIndexDataset WordIndexDataset::generate(const Tokenizer& tok, const WordInde
   fill(ds.train, words.train, true, 0x7EA1, static_cast<std::size_t>(o.train_points));
   fill(ds.val, words.val, false, 0x7A1, static_cast<std::size_t>(o.val_prompts) * static_cast<std::size_t>(o.n_units));
   return ds;
+}
+
+Prompt assemble_prompt(const Tokenizer& tok, const std::vector<std::int64_t>& prefix,
+                       const std::vector<std::vector<std::int64_t>>& units) {
+  Prompt p;
+  p.tokens = prefix;
+  p.prefix_length = static_cast<std::int32_t>(prefix.size());
+  p.unit.assign(prefix.size(), -1);
+  p.pos_in_unit.assign(prefix.size(), -1);
+  p.first.assign(prefix.size(), 0);
+  p.last.assign(prefix.size(), 0);
+  for (std::size_t u = 0; u < units.size(); ++u)
+    for (std::size_t i = 0; i < units[u].size(); ++i) {
+      p.tokens.push_back(units[u][i]);
+      p.unit.push_back(static_cast<std::int32_t>(u));
+      p.pos_in_unit.push_back(static_cast<std::int32_t>(i));
+      p.first.push_back(i == 0);
+      p.last.push_back(i + 1 == units[u].size());
+    }
+  for (auto id : p.tokens) p.space.push_back(tok.begins_word(id));
+  p.text = tok.decode(p.tokens);
+  return p;
 }
 
 std::int32_t space_count(const Prompt& p, std::int32_t position) {

@@ -89,13 +89,8 @@ PatchResult attribution_patch(const Model& model, const std::vector<PromptPair>&
   }
   auto recv = gradient_run(model, setup.receiving_tokens, T, metric, sites, sites);
 
-  PatchResult r;
-  r.sweep = sweep;
-  r.direction = direction;
-  r.axes = detail::result_axes(sweep);
   const auto src_metric = metric(src_out.select(1, T));
-  r.clean = direction == PatchDirection::CleanIntoCorrupted ? src_metric : recv.metric;
-  r.corrupted = direction == PatchDirection::CleanIntoCorrupted ? recv.metric : src_metric;
+  PatchResult r = detail::start_result(sweep, direction, recv.metric, src_metric);
   const auto N = static_cast<std::int64_t>(pairs.size());
   auto shape = detail::result_shape(sweep, N, c, setup.length);
   std::vector<std::int64_t> view_as(shape.size(), 1);

@@ -43,12 +43,7 @@ PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs
   const auto recv_metric = metric(recv_out.select(1, T));  // [pair]
   const auto src_metric = metric(src_out.select(1, T));
 
-  PatchResult r;
-  r.sweep = sweep;
-  r.direction = direction;
-  r.axes = result_axes(sweep);
-  r.clean = direction == PatchDirection::CleanIntoCorrupted ? src_metric : recv_metric;
-  r.corrupted = direction == PatchDirection::CleanIntoCorrupted ? recv_metric : src_metric;
+  PatchResult r = detail::start_result(sweep, direction, recv_metric, src_metric);
   // Every patch starts out as "no change": exactly the receiving run's metric.
   auto shape = result_shape(sweep, N, c, setup.length);
   std::vector<std::int64_t> expand_to = shape;
@@ -143,25 +138,12 @@ PatchResult patch_sweep_naive(const Model& model, const std::vector<PromptPair>&
   const auto N = static_cast<std::int64_t>(pairs.size());
   at::InferenceMode no_grad;
 
-  std::vector<HookId> site_hooks;
+  std::vector<HookId> site_hooks{hook::resid_post(L)};
   for (int l = 0; l < c.n_layers; ++l) site_hooks.push_back({sweep.site, l});
-  auto [recv_out, recv] = model.run_with_cache(setup.receiving_tokens, filters::only({hook::resid_post(L)}));
-  auto [src_out, src] = model.run_with_cache(setup.source_tokens, filters::only(site_hooks));
-  (void)src_out;
+  auto recv = model.run_with_cache(setup.receiving_tokens, filters::only({hook::resid_post(L)})).second;
+  auto src = model.run_with_cache(setup.source_tokens, filters::only(site_hooks)).second;
   auto read_metric = [&](const at::Tensor& resid_post) { return metric(resid_post.select(1, T)); };
-
-  PatchResult r;
-  r.sweep = sweep;
-  r.direction = direction;
-  r.axes = result_axes(sweep);
-  const auto recv_metric = read_metric(recv.at(hook::resid_post(L)));
-  at::Tensor src_metric;
-  {
-    auto [out, cache] = model.run_with_cache(setup.source_tokens, filters::only({hook::resid_post(L)}));
-    src_metric = read_metric(cache.at(hook::resid_post(L)));
-  }
-  r.clean = direction == PatchDirection::CleanIntoCorrupted ? src_metric : recv_metric;
-  r.corrupted = direction == PatchDirection::CleanIntoCorrupted ? recv_metric : src_metric;
+  PatchResult r = start_result(sweep, direction, read_metric(recv.at(hook::resid_post(L))), read_metric(src.at(hook::resid_post(L))));
   r.metric = at::zeros(result_shape(sweep, N, c, setup.length), at::kFloat);
 
   const std::int64_t heads = sweep.per_head ? site_heads(sweep.site, c) : 1;

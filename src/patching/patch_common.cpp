@@ -104,6 +104,18 @@ std::vector<std::int64_t> result_shape(const PatchSweep& sweep, std::int64_t pai
   return shape;
 }
 
+PatchResult start_result(const PatchSweep& sweep, PatchDirection direction, const at::Tensor& receiving_metric,
+                         const at::Tensor& source_metric) {
+  PatchResult r;
+  r.sweep = sweep;
+  r.direction = direction;
+  r.axes = result_axes(sweep);
+  const bool denoising = direction == PatchDirection::CleanIntoCorrupted;
+  r.clean = denoising ? source_metric : receiving_metric;
+  r.corrupted = denoising ? receiving_metric : source_metric;
+  return r;
+}
+
 std::vector<std::string> result_axes(const PatchSweep& sweep) {
   std::vector<std::string> axes{"pair", "layer"};
   if (sweep.per_head) axes.emplace_back("head");

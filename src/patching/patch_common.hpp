@@ -30,6 +30,11 @@ bool position_local(Site site);
 at::Tensor variant_mask(const PatchSweep& sweep, const at::IntArrayRef activation_shape_no_batch, std::int64_t variants,
                         std::int64_t first_position);
 
+// A result with its sweep, direction, axes and the unpatched metrics filled in from the
+// receiving and source runs' metrics ([pair]).
+PatchResult start_result(const PatchSweep& sweep, PatchDirection direction, const at::Tensor& receiving_metric,
+                         const at::Tensor& source_metric);
+
 // Shape of the result's metric tensor and its axis names.
 std::vector<std::int64_t> result_shape(const PatchSweep& sweep, std::int64_t pairs, const ModelConfig& config,
                                        std::int64_t length);

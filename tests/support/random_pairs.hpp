@@ -39,3 +39,16 @@ inline LogisticProbe random_probe(std::int64_t d_model, std::int64_t classes, st
 }
 
 }  // namespace patchbay::test
+
+#include "patchbay/model/random_model.hpp"
+
+namespace patchbay::test {
+// One small random model of each family: GPT-2 (LayerNorm, learned positions, GELU) and Llama
+// (RMSNorm, rotary, SwiGLU, grouped-query attention with 2 kv heads for 4 query heads).
+inline std::vector<Model> both_families(std::uint64_t seed) {
+  std::vector<Model> out;
+  out.push_back(random_model(gpt2_like_config(3, 32, 4, 61, 16), seed));
+  out.push_back(random_model(llama_like_config(3, 32, 4, 2, 40, 61, 16), seed + 1));
+  return out;
+}
+}  // namespace patchbay::test

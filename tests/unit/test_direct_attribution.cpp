@@ -10,9 +10,7 @@
 using namespace patchbay;
 
 TEST_CASE("direct attribution parts sum to the metric, heads and neurons included", "[attribution][direct]") {
-  std::vector<Model> models;
-  models.push_back(random_model(gpt2_like_config(3, 32, 4, 61, 16), 1));
-  models.push_back(random_model(llama_like_config(3, 32, 4, 2, 40, 61, 16), 2));
+  auto models = test::both_families(1);
   for (auto& model : models) {
     INFO(to_string(model.config().arch));
     auto probe = test::random_probe(32, 5, 3);

@@ -12,12 +12,7 @@
 using namespace patchbay;
 
 namespace {
-std::vector<Model> models() {
-  std::vector<Model> out;
-  out.push_back(random_model(gpt2_like_config(3, 32, 4, 61, 16), 21));
-  out.push_back(random_model(llama_like_config(3, 32, 4, 2, 40, 61, 16), 22));
-  return out;
-}
+std::vector<Model> models() { return test::both_families(21); }
 }  // namespace
 
 TEST_CASE("fast patching equals the naive loop for every sweep and both directions", "[patching]") {

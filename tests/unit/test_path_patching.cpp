@@ -11,9 +11,7 @@
 using namespace patchbay;
 
 TEST_CASE("path patching agrees with edge attribution where it must and correlates elsewhere", "[patching][path]") {
-  std::vector<Model> models;
-  models.push_back(random_model(gpt2_like_config(3, 32, 4, 61, 16), 41));
-  models.push_back(random_model(llama_like_config(3, 32, 4, 2, 40, 61, 16), 42));
+  auto models = test::both_families(41);
   for (auto& model : models) {
     INFO(to_string(model.config().arch));
     auto pairs = test::random_pairs(3, 6, 61, 6);

@@ -73,6 +73,10 @@ struct WordIndexDataset {
   static WordIndexDataset generate(const Tokenizer& tokenizer, const WordIndexOptions& options);
 };
 
+// A prompt from its prefix tokens and its units' tokens, with every per-token label filled in.
+Prompt assemble_prompt(const Tokenizer& tokenizer, const std::vector<std::int64_t>& prefix,
+                       const std::vector<std::vector<std::int64_t>>& units);
+
 // Count of space-initial tokens after the prefix up to and including `position`: the
 // "begins with a space" confound the baselines measure.
 std::int32_t space_count(const Prompt& prompt, std::int32_t position);
