@@ -71,7 +71,7 @@ H5Writer::~H5Writer() {
 
 namespace {
 template <typename T>
-void write_column(H5Writer& w, H5::H5File& file, const std::string& path, const std::string& name, const std::vector<T>& values,
+void write_column(H5::H5File& file, const std::string& path, const std::string& name, const std::vector<T>& values,
                   const H5::PredType& type) {
   try {
     hsize_t n = values.size();
@@ -81,18 +81,17 @@ void write_column(H5Writer& w, H5::H5File& file, const std::string& path, const 
   } catch (const H5::Exception& e) {
     fail<Error>("writing dataset '{}' to '{}' failed: {}", name, path, e.getDetailMsg());
   }
-  (void)w;
 }
 }  // namespace
 
 void H5Writer::write_int64s(const std::string& name, const std::vector<std::int64_t>& values) {
   if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
-  write_column(*this, impl_->file, path_, name, values, H5::PredType::NATIVE_INT64);
+  write_column(impl_->file, path_, name, values, H5::PredType::NATIVE_INT64);
 }
 
 void H5Writer::write_doubles(const std::string& name, const std::vector<double>& values) {
   if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
-  write_column(*this, impl_->file, path_, name, values, H5::PredType::NATIVE_DOUBLE);
+  write_column(impl_->file, path_, name, values, H5::PredType::NATIVE_DOUBLE);
 }
 
 void H5Writer::write_strings(const std::string& name, const std::vector<std::string>& values) {

@@ -83,7 +83,10 @@ at::Tensor run_ablated(const Model& model, const at::Tensor& clean, std::int64_t
   // Per layer: which heads to replace, and whether the MLP is replaced.
   std::map<int, std::vector<std::int64_t>> heads;
   std::map<int, bool> mlps;
-  for (const auto& c : components) (c.head < 0 ? (void)(mlps[c.layer] = true) : heads[c.layer].push_back(c.head));
+  for (const auto& c : components) {
+    if (c.head < 0) mlps[c.layer] = true;
+    else heads[c.layer].push_back(c.head);
+  }
   std::vector<HookHandle> handles;
   for (auto& [layer, hs] : heads) {
     auto mask = at::zeros({model.config().n_heads}, at::kBool);

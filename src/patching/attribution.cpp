@@ -76,7 +76,7 @@ at::Tensor norm_vjp(const at::Tensor& x, const at::Tensor& scale, const NormWeig
 PatchResult attribution_patch(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
                               const PatchSweep& sweep, PatchDirection direction) {
   const auto& c = model.config();
-  const auto setup = detail::setup_patch(model, pairs, metric, sweep, direction);
+  const auto setup = detail::setup_patch(model, pairs, sweep, direction);
   const int L = metric.layer();
   const auto T = setup.target;
   std::vector<HookId> sites;
@@ -108,7 +108,7 @@ EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& p
                             PatchDirection direction, int ig_steps) {
   const auto& c = model.config();
   if (ig_steps < 0 || ig_steps > 1000) fail<InputError>("EAP-IG steps must lie in 0..1000, got {}", ig_steps);
-  const auto setup = detail::setup_patch(model, pairs, metric, PatchSweep::heads(), direction);
+  const auto setup = detail::setup_patch(model, pairs, PatchSweep::heads(), direction);
   const int L = metric.layer();
   const auto T = setup.target;
   const auto N = static_cast<double>(pairs.size());

@@ -23,7 +23,7 @@ PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs
                         const PatchSweep& sweep, PatchDirection direction, const PatchOptions& options) {
   using namespace detail;
   const auto& c = model.config();
-  const auto setup = setup_patch(model, pairs, metric, sweep, direction);
+  const auto setup = setup_patch(model, pairs, sweep, direction);
   const int L = metric.layer();
   const auto T = setup.target;
   const auto N = static_cast<std::int64_t>(pairs.size());
@@ -132,7 +132,7 @@ PatchResult patch_sweep_naive(const Model& model, const std::vector<PromptPair>&
                               const PatchSweep& sweep, PatchDirection direction) {
   using namespace detail;
   const auto& c = model.config();
-  const auto setup = setup_patch(model, pairs, metric, sweep, direction);
+  const auto setup = setup_patch(model, pairs, sweep, direction);
   const int L = metric.layer();
   const auto T = setup.target;
   const auto N = static_cast<std::int64_t>(pairs.size());

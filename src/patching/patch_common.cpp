@@ -58,8 +58,8 @@ bool position_local(Site site) {
   }
 }
 
-PatchSetup setup_patch(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
-                       const PatchSweep& sweep, PatchDirection direction) {
+PatchSetup setup_patch(const Model& model, const std::vector<PromptPair>& pairs, const PatchSweep& sweep,
+                       PatchDirection direction) {
   const auto& c = model.config();
   if (pairs.empty()) fail<InputError>("no prompt pairs to patch");
   if (!site_exists(sweep.site, c) || !is_block_site(sweep.site))
@@ -77,7 +77,6 @@ PatchSetup setup_patch(const Model& model, const std::vector<PromptPair>& pairs,
   if (s.target < 0 || s.target >= s.length) fail<InputError>("target position {} outside prompts of {} tokens", s.target, s.length);
   s.receiving_tokens = direction == PatchDirection::CleanIntoCorrupted ? corrupted : clean;
   s.source_tokens = direction == PatchDirection::CleanIntoCorrupted ? clean : corrupted;
-  (void)metric;
   return s;
 }
 

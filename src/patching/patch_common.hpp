@@ -13,8 +13,8 @@ struct PatchSetup {
   std::int64_t target = 0;
   std::int64_t length = 0;
 };
-PatchSetup setup_patch(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
-                       const PatchSweep& sweep, PatchDirection direction);
+PatchSetup setup_patch(const Model& model, const std::vector<PromptPair>& pairs, const PatchSweep& sweep,
+                       PatchDirection direction);
 
 // Axis along which a site's activation indexes positions (query positions for patterns) and
 // heads (-1 when it has none). Activations include the batch axis.

@@ -11,7 +11,7 @@ namespace patchbay {
 EdgeScores path_patch(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
                       PatchDirection direction, const PathPatchOptions& options) {
   const auto& c = model.config();
-  const auto setup = detail::setup_patch(model, pairs, metric, PatchSweep::heads(), direction);
+  const auto setup = detail::setup_patch(model, pairs, PatchSweep::heads(), direction);
   const int L = metric.layer();
   const auto T = setup.target;
   const auto N = static_cast<std::int64_t>(pairs.size());

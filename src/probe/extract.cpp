@@ -71,7 +71,6 @@ std::vector<at::Tensor> extract_features(const Model& model, const WordIndexSpli
 
 std::int64_t stream_activations(const Model& model, const at::Tensor& tokens, const std::vector<HookId>& hooks,
                                 H5Writer& out, const ExtractOptions& options) {
-  const auto& c = model.config();
   if (tokens.dim() != 2) fail<InputError>("tokens must be [n_sequences, pos]");
   if (hooks.empty()) fail<InputError>("no hooks to extract");
   int deepest = 0;
@@ -97,7 +96,6 @@ std::int64_t stream_activations(const Model& model, const at::Tensor& tokens, co
     progress.advance(n);
   }
   progress.finish();
-  (void)c;
   return written;
 }
 
