@@ -71,7 +71,16 @@ CircuitGraph CircuitGraph::read(const H5Reader& in, const std::string& group) {
   if (!in.has(n + "name") || !in.has(e + "source"))
     fail<FormatError>("'{}' holds no circuit graph (expected /{}/nodes and /{}/edges)", in.path(), group, group);
   CircuitGraph cg;
-  auto attr = [&](const char* key) { return in.attribute(key, group).value_or(""); };
+  // Attributes become JSON and text in exports: they must be valid UTF-8.
+  auto attr = [&](const char* key) {
+    auto value = in.attribute(key, group).value_or("");
+    try {
+      (void)nlohmann::json(value).dump();
+    } catch (const nlohmann::json::type_error&) {
+      fail<FormatError>("'{}': graph attribute '{}' is not valid UTF-8 text", in.path(), key);
+    }
+    return value;
+  };
   auto as_int = [&](const char* key) {
     try {
       return std::stoll(attr(key));
