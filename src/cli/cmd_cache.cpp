@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "args.hpp"
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/core/provenance.hpp"
@@ -37,14 +38,7 @@ std::vector<std::int64_t> parse_ids(const std::string& text) {
 HookFilter parse_hook_list(const std::string& text, const ModelConfig& config) {
   if (text == "all") return filters::all();
   std::vector<HookId> ids;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto comma = text.find(',', start);
-    auto name = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!name.empty()) ids.push_back(parse_hook(name, config));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
+  for (const auto& name : split_list(text)) ids.push_back(parse_hook(name, config));
   if (ids.empty()) fail<InputError>("--hooks is empty: expected 'all' or a comma-separated list of hook names");
   return filters::only(std::move(ids));
 }

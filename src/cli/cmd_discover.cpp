@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "args.hpp"
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/core/runtime.hpp"
@@ -12,10 +13,7 @@ namespace patchbay::cli {
 namespace {
 std::vector<int> parse_split(const std::string& text, const char* what) {
   std::vector<int> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto sep = text.find_first_of(",|", start);
-    auto part = text.substr(start, sep == std::string::npos ? std::string::npos : sep - start);
+  for (const auto& part : split_list(text, ",|", /*keep_empty=*/true)) {
     try {
       std::size_t used = 0;
       out.push_back(std::stoi(part, &used));
@@ -23,8 +21,6 @@ std::vector<int> parse_split(const std::string& text, const char* what) {
     } catch (const std::exception&) {
       fail<InputError>("{}: '{}' is not a list of token counts such as 3,1", what, text);
     }
-    if (sep == std::string::npos) break;
-    start = sep + 1;
   }
   return out;
 }

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "args.hpp"
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/core/runtime.hpp"
@@ -11,33 +12,10 @@
 namespace patchbay::cli {
 namespace {
 
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto comma = text.find(',', start);
-    auto part = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!part.empty()) out.push_back(part);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
-int parse_int(const std::string& text, const char* what) {
-  try {
-    std::size_t used = 0;
-    int v = std::stoi(text, &used);
-    if (used == text.size()) return v;
-  } catch (const std::exception&) {
-  }
-  fail<InputError>("{}: '{}' is not an integer", what, text);
-}
-
 std::vector<int> parse_layers(const std::string& text, const ModelConfig& c) {
   if (text == "all") return {};
   std::vector<int> layers;
-  for (const auto& part : split_commas(text)) {
+  for (const auto& part : split_list(text)) {
     int l = part == "embed" ? -1 : parse_int(part, "--layers");
     if (l < -1 || l >= c.n_layers)
       fail<InputError>("--layers: layer {} is out of range (the model has embed and 0..{})", part, c.n_layers - 1);
@@ -108,10 +86,10 @@ void add_word_index_command(CLI::App& app, const GlobalOptions& global, Runner& 
       x.data.dictionary = o->dictionary.empty() ? std::string(kDefaultDictionary) : o->dictionary;
       x.data.seed = o->seed;
       x.data.bos = model.config().arch == Architecture::Llama;
-      for (const auto& v : split_commas(o->variants)) apply_word_index_variant(x, v);
+      for (const auto& v : split_list(o->variants)) apply_word_index_variant(x, v);
       if (!o->word_lengths.empty()) {
         x.data.unit_lengths.clear();
-        for (const auto& part : split_commas(o->word_lengths)) x.data.unit_lengths.push_back(parse_int(part, "--word-lengths"));
+        for (const auto& part : split_list(o->word_lengths)) x.data.unit_lengths.push_back(parse_int(part, "--word-lengths"));
       } else if (o->variants.find("long-words") == std::string::npos) {
         x.data.unit_lengths = choose_word_lengths(model.tokenizer(), x.data.dictionary, x.data.seed);
       }

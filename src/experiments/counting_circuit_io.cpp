@@ -23,11 +23,6 @@
 namespace patchbay {
 namespace {
 
-std::string sibling(const std::string& h5_path, const std::string& suffix) {
-  std::filesystem::path p(h5_path);
-  return (p.parent_path() / (p.stem().string() + suffix)).string();
-}
-
 std::vector<std::string> numbered(std::int64_t n, const std::string& prefix = "") {
   std::vector<std::string> out;
   for (std::int64_t i = 0; i < n; ++i) out.push_back(prefix + std::to_string(i));
@@ -119,7 +114,7 @@ std::vector<std::string> write_counting_circuit(const std::string& path, bool ov
   // Figures beside the HDF5 file.
   std::vector<std::string> written{path};
   auto figure = [&](const std::string& suffix, const std::string& svg) {
-    const auto p = sibling(path, suffix);
+    const auto p = companion_path(path, suffix);
     svg::write_file_atomic(p, svg);
     written.push_back(p);
   };
@@ -149,10 +144,10 @@ std::vector<std::string> write_counting_circuit(const std::string& path, bool ov
            attention_svg(cache.at(hook::pattern(l))[0][h], tokens, fmt::format("Attention pattern of {} (clean prompt)", head_name(l, h))));
   }
   figure("_graph.svg", graph_svg(r.graph, fmt::format("Circuit ({}, top {} edges)", r.edges.method, r.graph.kept_edges())));
-  const auto dot_path = sibling(path, "_graph.dot");
+  const auto dot_path = companion_path(path, "_graph.dot");
   svg::write_file_atomic(dot_path, r.graph.to_dot());
   written.push_back(dot_path);
-  if (render_dot(r.graph.to_dot(), sibling(path, "_graph_dot.svg"))) written.push_back(sibling(path, "_graph_dot.svg"));
+  if (render_dot(r.graph.to_dot(), companion_path(path, "_graph_dot.svg"))) written.push_back(companion_path(path, "_graph_dot.svg"));
   out.commit();
   return written;
 }

@@ -67,11 +67,6 @@ nlohmann::json options_json(const WordIndexExperimentOptions& o) {
           {"train_fraction", o.data.train_fraction}};
 }
 
-std::string sibling(const std::string& h5_path, const std::string& suffix) {
-  std::filesystem::path p(h5_path);
-  return (p.parent_path() / (p.stem().string() + suffix)).string();
-}
-
 }  // namespace
 
 std::vector<std::string> write_word_index_results(const std::string& path, bool overwrite, const Model& model,
@@ -99,7 +94,7 @@ std::vector<std::string> write_word_index_results(const std::string& path, bool 
   write_evaluation(out, "baselines/space_count", r.space_count_baseline);
 
   // Figures first, so that a failure leaves neither them nor the HDF5 file under final names.
-  const auto key_plot = sibling(path, "_key_plot.svg"), sweep = sibling(path, "_layer_sweep.svg");
+  const auto key_plot = companion_path(path, "_key_plot.svg"), sweep = companion_path(path, "_layer_sweep.svg");
   const auto& main = r.layer(r.main_layer);
   svg::write_file_atomic(key_plot, key_plot_svg(main.val, r.dataset.n_classes(),
                                                 fmt::format("{}: predicted word index by absolute position (layer {}, accuracy {:.3f})",

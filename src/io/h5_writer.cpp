@@ -40,6 +40,11 @@ H5::Group ensure_parent_groups(H5::H5File& file, const std::string& name) {
   return group;
 }
 
+std::string companion_path(const std::string& result_path, const std::string& suffix) {
+  fs::path p(result_path);
+  return (p.parent_path() / (p.stem().string() + suffix)).string();
+}
+
 H5Writer::H5Writer(std::string path, bool overwrite) : path_(std::move(path)), overwrite_(overwrite) {
   silence_hdf5();
   fs::path final_path(path_);

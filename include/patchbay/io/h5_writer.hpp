@@ -16,6 +16,9 @@ class H5File;
 
 namespace patchbay {
 
+// A file written beside a result: "dir/run.h5" + "_key_plot.svg" -> "dir/run_key_plot.svg".
+std::string companion_path(const std::string& result_path, const std::string& suffix);
+
 class H5Writer {
  public:
   // Throws InputError when `path` exists and `overwrite` is false, or its directory is missing.
