@@ -9,9 +9,13 @@ packages=(
   # libraries
   libtorch-dev libopenblas0-openmp libboost-graph-dev libfmt-dev catch2
   libhdf5-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev libicu-dev
+  # tests: XML parsing of reports, PNG decoding of browser screenshots
+  libxml2-dev libpng-dev
   # data: the word list for the word-index experiment
   wamerican
 )
+# The test command sets this: the report's browser test needs Chromium; GraphViz renders the
+# circuit graph with `dot` besides the built-in layout.
 if [ "${PATCHBAY_WITH_BROWSER:-0}" = 1 ]; then packages+=(chromium graphviz); fi
 
 missing=()

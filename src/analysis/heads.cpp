@@ -97,4 +97,28 @@ HeadScores head_pattern_scores(const Model& model, const std::vector<Prompt>& pr
   return r;
 }
 
+AttentionExample attention_example(const Model& model, const std::vector<std::int64_t>& tokens,
+                                   const std::vector<std::pair<int, std::int64_t>>& heads, std::string prompt) {
+  const auto& c = model.config();
+  std::vector<HookId> hooks;
+  for (const auto& [layer, head] : heads) {
+    if (layer < 0 || layer >= c.n_layers || head < 0 || head >= c.n_heads)
+      fail<InputError>("attention example: no head {} in layer {} ({} layers of {} heads)", head, layer, c.n_layers, c.n_heads);
+    hooks.push_back(hook::pattern(layer));
+  }
+  at::InferenceMode no_grad;
+  auto batch = at::tensor(tokens, at::kLong).unsqueeze(0).to(model.device());  // [1, pos]
+  auto cache = model.run_with_cache(batch, filters::only(hooks)).second;
+  AttentionExample out{.prompt = std::move(prompt)};
+  std::vector<at::Tensor> patterns;  // each [q, k]
+  for (auto id : tokens) out.tokens.push_back(model.tokenizer().token_text(id));
+  for (const auto& [layer, head] : heads) {
+    out.heads.push_back(head_name(layer, head));
+    patterns.push_back(cache.at(hook::pattern(layer))[0][head].to(at::kCPU, at::kFloat));
+  }
+  out.patterns = patterns.empty() ? at::zeros({0, static_cast<std::int64_t>(tokens.size()), static_cast<std::int64_t>(tokens.size())})
+                                  : at::stack(patterns);
+  return out;
+}
+
 }  // namespace patchbay

@@ -4,6 +4,7 @@
 
 #include "args.hpp"
 #include "command.hpp"
+#include "patchbay/io/h5_writer.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/core/runtime.hpp"
 #include "patchbay/experiments/word_index.hpp"
@@ -40,7 +41,8 @@ void print_table(const WordIndexResults& r, const std::vector<std::string>& path
   fmt::print("layer {} accuracy per word index:", probe_layer_name(r.main_layer));
   for (double a : main.val.per_label) fmt::print(" {:.2f}", a);
   fmt::print("\nextraction {:.1f} s, probes {:.1f} s\n", r.extract_seconds, r.train_seconds);
-  fmt::print("results: {}\nkey plot: {}\nlayer sweep: {}\n", paths[0], paths[1], paths[2]);
+  fmt::print("results: {}\nreport: {} ({} figures beside it, e.g. {})\n", paths[0], paths[1], paths.size() - 2,
+             companion_path(paths[0], "_key_plot.svg"));
 }
 
 }  // namespace
@@ -122,7 +124,11 @@ void add_word_index_command(CLI::App& app, const GlobalOptions& global, Runner& 
       std::filesystem::remove_all(x.checkpoint_dir);
       if (o->json) {
         auto summary = results.summary(model);
-        summary["outputs"] = {{"results", paths[0]}, {"key_plot", paths[1]}, {"layer_sweep", paths[2]}};
+        summary["outputs"] = {{"results", paths[0]},
+                              {"report", paths[1]},
+                              {"key_plot", companion_path(paths[0], "_key_plot.svg")},
+                              {"layer_sweep", companion_path(paths[0], "_layer_sweep.svg")},
+                              {"figures", std::vector<std::string>(paths.begin() + 2, paths.end())}};
         std::cout << summary.dump(2) << std::endl;
       } else {
         print_table(results, paths);

@@ -113,6 +113,17 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
   wi.train_points = 7;
   wi.val_prompts = o.head_score_prompts;
   r.head_scores = head_pattern_scores(model, WordIndexDataset::generate(model.tokenizer(), wi).val.prompts);
+  {
+    auto effect = r.patching[6].effect().abs().flatten();  // heads by (layer, head), clean into corrupted
+    auto top = std::get<1>(effect.topk(std::min<std::int64_t>(o.attention_example_heads, effect.numel())));
+    std::vector<std::pair<int, std::int64_t>> heads;
+    for (std::int64_t i = 0; i < top.size(0); ++i) {
+      const auto flat = top[i].item<std::int64_t>();
+      heads.emplace_back(static_cast<int>(flat / c.n_heads), flat % c.n_heads);
+    }
+    r.attention_examples = {attention_example(model, r.pairs.front().clean.tokens, heads, "clean"),
+                            attention_example(model, r.pairs.front().corrupted.tokens, heads, "corrupted")};
+  }
 
   const auto text = text_chunks(model.tokenizer(), general_text(), std::min<std::int64_t>(64, c.n_ctx),
                                 c.arch == Architecture::Llama);

@@ -6,6 +6,7 @@
 //   /direct/{clean,corrupted}/  contributions [prompt, component], components, neurons, total
 //   /ablation/KIND/         metric [pair, component], effect, components
 //   /heads/                 scores [layer, head, pattern], patterns
+//   /examples/{clean,corrupted}/  tokens [pos], heads [head], patterns [head, q, k]: attention of the top heads
 //   /direction_ablation/    loss, loss_ablated, loss_random, kl_*, attention_change*
 //   /edges/                 scores [sender, receiver], valid, senders, receivers
 //   /graph/                 nodes, edges (see CircuitGraph::write); /graph/faithfulness/{edges,nodes,value}
@@ -18,19 +19,10 @@
 #include "patchbay/experiments/counting_circuit.hpp"
 #include "patchbay/io/h5_writer.hpp"
 #include "patchbay/report/figures.hpp"
+#include "patchbay/report/report.hpp"
 #include "patchbay/report/svg.hpp"
 
 namespace patchbay {
-namespace {
-
-std::vector<std::string> numbered(std::int64_t n, const std::string& prefix = "") {
-  std::vector<std::string> out;
-  for (std::int64_t i = 0; i < n; ++i) out.push_back(prefix + std::to_string(i));
-  return out;
-}
-
-}  // namespace
-
 std::vector<std::string> write_counting_circuit(const std::string& path, bool overwrite, const Model& model,
                                                 const ProbeSource& probe, const CountingCircuitOptions& o,
                                                 const CountingCircuitResults& r) {
@@ -111,44 +103,20 @@ std::vector<std::string> write_counting_circuit(const std::string& path, bool ov
   out.write_tensor("graph/faithfulness/nodes", at::tensor(f_nodes, at::kLong));
   out.write_tensor("graph/faithfulness/value", at::tensor(f_value, at::kDouble).to(at::kFloat));
 
-  // Figures beside the HDF5 file.
-  std::vector<std::string> written{path};
-  auto figure = [&](const std::string& suffix, const std::string& svg) {
-    const auto p = companion_path(path, suffix);
-    svg::write_file_atomic(p, svg);
-    written.push_back(p);
-  };
-  const auto& heads = r.patching[6];  // heads by (layer, head), clean into corrupted
-  figure("_heads.svg", heatmap_svg(heads.effect(), numbered(c.n_layers), numbered(c.n_heads),
-                                   "Head patching effect (clean into corrupted)", "layer", "head"));
-  std::vector<std::string> tokens;
-  for (auto id : r.pairs.front().clean.tokens) tokens.push_back(model.tokenizer().token_text(id));
-  for (int s : {0, 1, 2}) {
-    const auto& p = r.patching[static_cast<std::size_t>(2 * s)];
-    figure(fmt::format("_{}.svg", p.sweep.short_name()),
-           heatmap_svg(p.effect(), numbered(c.n_layers), tokens, p.sweep.describe() + " (clean into corrupted)", "layer", "position"));
+  for (const auto& e : r.attention_examples) {
+    const auto g = "examples/" + e.prompt;
+    out.write_strings(g + "/tokens", e.tokens);
+    out.write_strings(g + "/heads", e.heads);
+    out.write_tensor(g + "/patterns", e.patterns);
   }
-  // Attention patterns of the heads with the largest patching effect, on the first clean prompt.
-  auto effect = heads.effect().abs().flatten();
-  auto top = std::get<1>(effect.topk(std::min<std::int64_t>(3, effect.numel())));
-  at::InferenceMode no_grad;
-  auto tokens_1 = at::tensor(r.pairs.front().clean.tokens, at::kLong).unsqueeze(0);
-  std::vector<HookId> pattern_hooks;
-  for (int l = 0; l < c.n_layers; ++l) pattern_hooks.push_back(hook::pattern(l));
-  auto cache = model.run_with_cache(tokens_1, filters::only(pattern_hooks)).second;
-  for (std::int64_t i = 0; i < top.size(0); ++i) {
-    const auto flat = top[i].item<std::int64_t>();
-    const int l = static_cast<int>(flat / c.n_heads);
-    const auto h = flat % c.n_heads;
-    figure(fmt::format("_attention_{}.svg", head_name(l, h)),
-           attention_svg(cache.at(hook::pattern(l))[0][h], tokens, fmt::format("Attention pattern of {} (clean prompt)", head_name(l, h))));
-  }
-  figure("_graph.svg", graph_svg(r.graph, fmt::format("Circuit ({}, top {} edges)", r.edges.method, r.graph.kept_edges())));
+  out.commit();
+  auto written = write_report(build_report({path}), companion_path(path, "_report.html"), companion_path(path, "_"));
+  written.insert(written.begin(), path);
   const auto dot_path = companion_path(path, "_graph.dot");
   svg::write_file_atomic(dot_path, r.graph.to_dot());
   written.push_back(dot_path);
+  // GraphViz's own layout too, when `dot` is installed (the report uses the built-in one).
   if (render_dot(r.graph.to_dot(), companion_path(path, "_graph_dot.svg"))) written.push_back(companion_path(path, "_graph_dot.svg"));
-  out.commit();
   return written;
 }
 

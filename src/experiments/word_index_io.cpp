@@ -16,8 +16,7 @@
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
 #include "patchbay/probe/probe_io.hpp"
-#include "patchbay/report/svg.hpp"
-#include "patchbay/report/word_index_plots.hpp"
+#include "patchbay/report/report.hpp"
 
 namespace patchbay {
 namespace {
@@ -93,15 +92,10 @@ std::vector<std::string> write_word_index_results(const std::string& path, bool 
   write_evaluation(out, "baselines/abs_position", r.abs_position_baseline);
   write_evaluation(out, "baselines/space_count", r.space_count_baseline);
 
-  // Figures first, so that a failure leaves neither them nor the HDF5 file under final names.
-  const auto key_plot = companion_path(path, "_key_plot.svg"), sweep = companion_path(path, "_layer_sweep.svg");
-  const auto& main = r.layer(r.main_layer);
-  svg::write_file_atomic(key_plot, key_plot_svg(main.val, r.dataset.n_classes(),
-                                                fmt::format("{}: predicted word index by absolute position (layer {}, accuracy {:.3f})",
-                                                            model.config().name, probe_layer_name(r.main_layer), main.val.accuracy)));
-  svg::write_file_atomic(sweep, layer_sweep_svg(r, fmt::format("{}: word-index probe by layer", model.config().name)));
   out.commit();
-  return {path, key_plot, sweep};
+  auto written = write_report(build_report({path}), companion_path(path, "_report.html"), companion_path(path, "_"));
+  written.insert(written.begin(), path);
+  return written;
 }
 
 LogisticProbe read_word_index_probe(const std::string& path, const std::string& layer) {

@@ -51,6 +51,11 @@ PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs
   view_as[0] = N;
   r.metric = recv_metric.view(view_as).expand(expand_to).clone();
 
+  // Up to where each pair's two prompts agree, every activation is the same in both runs, so a
+  // patch there is exactly no change: such positions are not run (when no pair differs there)
+  // or reset to the receiving metric (for the pairs that agree there).
+  const auto agree = recv_tokens.ne(src_tokens).cumsum(1).eq(0).sum(1);  // [pair]: length of the shared prefix
+  const auto all_agree_before = agree.min().item<std::int64_t>();
   const std::int64_t V = sweep.per_head ? site_heads(sweep.site, c) : 1;
   const int pos_axis = position_axis(sweep.site);
   const std::int64_t bucket = options.position_bucket > 0
@@ -61,7 +66,8 @@ PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs
     const auto resid = recv.at(hook::resid_pre(l));  // [pair, T + 1, d_model]
     std::vector<std::int64_t> positions;
     for (std::int64_t p = 0; p <= (sweep.per_position ? T : 0); ++p)
-      if (!(sweep.per_position && l == L && position_local(sweep.site) && p != T)) positions.push_back(p);  // else exactly zero
+      if (!(sweep.per_position && l == L && position_local(sweep.site) && p != T) && !(sweep.per_position && p < all_agree_before))
+        positions.push_back(p);  // else exactly zero
     // A position-local patch at (l, p) changes only position p within layer l: compute layer l
     // for the bucket's positions only, then run layers l + 1 .. L over the suffix.
     const bool split_at_layer = sweep.per_position && position_local(sweep.site) && l < L;
@@ -122,7 +128,11 @@ PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs
         values.push_back(metric(out.select(1, out.size(1) - 1)).view({n, static_cast<std::int64_t>(ps.size()), V}));
       }
       auto bucket_values = at::cat(values, 0);  // [pair, positions in bucket, V]
-      for (std::size_t k = 0; k < ps.size(); ++k) store(r.metric, sweep, l, ps[k], bucket_values.select(1, static_cast<std::int64_t>(k)));
+      for (std::size_t k = 0; k < ps.size(); ++k) {
+        auto value = bucket_values.select(1, static_cast<std::int64_t>(k));  // [pair, V]
+        if (sweep.per_position) value = at::where(agree.gt(ps[k]).view({N, 1}), recv_metric.view({N, 1}), value);
+        store(r.metric, sweep, l, ps[k], value);
+      }
     }
   }
   return r;

@@ -14,9 +14,45 @@
 
 namespace patchbay::svg {
 
+namespace {
+// Length of the valid UTF-8 sequence starting at text[i], or 0 when it is not valid
+// (overlong forms, surrogates and code points above U+10FFFF are invalid too).
+std::size_t utf8_sequence_length(const std::string& text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char b0 = byte(i);
+  std::size_t n = 0;
+  std::uint32_t cp = 0, min = 0;
+  if (b0 < 0x80) return 1;
+  if ((b0 & 0xE0) == 0xC0) n = 2, cp = b0 & 0x1F, min = 0x80;
+  else if ((b0 & 0xF0) == 0xE0) n = 3, cp = b0 & 0x0F, min = 0x800;
+  else if ((b0 & 0xF8) == 0xF0) n = 4, cp = b0 & 0x07, min = 0x10000;
+  else return 0;
+  if (i + n > text.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+}  // namespace
+
 std::string escape(const std::string& text) {
   std::string out;
-  for (char c : text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    const auto n = utf8_sequence_length(text, i);
+    if (n == 0) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+      ++i;
+      continue;
+    }
+    if (n > 1) {
+      out.append(text, i, n);
+      i += n;
+      continue;
+    }
+    ++i;
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
@@ -27,6 +63,7 @@ std::string escape(const std::string& text) {
       default:
         // Control characters are not allowed in XML 1.0.
         if (static_cast<unsigned char>(c) < 0x20 && c != '\t') out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+        else if (c == 0x7F) out += "\\x7f";
         else out += c;
     }
   }
@@ -38,6 +75,7 @@ std::string Style::to_attributes() const {
   if (stroke != "none") out += fmt::format(R"( stroke-width="{:.2f}")", stroke_width);
   if (!dash.empty()) out += fmt::format(R"( stroke-dasharray="{}")", dash);
   if (opacity < 1) out += fmt::format(R"( opacity="{:.3f}")", opacity);
+  if (!css_class.empty()) out += fmt::format(R"( class="{}")", css_class);
   return out;
 }
 
@@ -54,9 +92,17 @@ void Canvas::rect(double x, double y, double w, double h, const Style& style, co
       "rect", tooltip));
 }
 
-void Canvas::line(double x1, double y1, double x2, double y2, const Style& style) {
-  elements_.push_back(fmt::format(R"(<line x1="{:.2f}" y1="{:.2f}" x2="{:.2f}" y2="{:.2f}" {}/>)", x1, y1, x2, y2,
-                                  style.to_attributes()));
+void Canvas::line(double x1, double y1, double x2, double y2, const Style& style, const std::string& tooltip) {
+  elements_.push_back(with_tooltip(fmt::format(R"(<line x1="{:.2f}" y1="{:.2f}" x2="{:.2f}" y2="{:.2f}" {})", x1, y1, x2,
+                                               y2, style.to_attributes()),
+                                   "line", tooltip));
+}
+
+void Canvas::curve(double x1, double y1, double cx, double cy, double x2, double y2, const Style& style,
+                   const std::string& tooltip) {
+  elements_.push_back(with_tooltip(fmt::format(R"(<path d="M {:.2f} {:.2f} Q {:.2f} {:.2f} {:.2f} {:.2f}" {})", x1, y1,
+                                               cx, cy, x2, y2, style.to_attributes()),
+                                   "path", tooltip));
 }
 
 void Canvas::polyline(const std::vector<std::pair<double, double>>& points, const Style& style) {
@@ -85,6 +131,12 @@ std::string Canvas::str() const {
   out += fmt::format(R"(<rect x="0" y="0" width="{:.0f}" height="{:.0f}" fill="white"/>)", width_, height_) + "\n";
   for (const auto& e : elements_) out += e + "\n";
   return out + "</svg>\n";
+}
+
+double text_width(const std::string& text, double size, bool bold) {
+  std::size_t characters = 0;
+  for (char c : text) characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // UTF-8 lead bytes
+  return static_cast<double>(characters) * size * (bold ? 0.64 : 0.58);
 }
 
 const std::string& categorical(int i) {

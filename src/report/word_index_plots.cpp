@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include "patchbay/report/charts.hpp"
 #include "patchbay/report/svg.hpp"
 
 namespace patchbay {
@@ -13,7 +14,7 @@ std::string key_plot_svg(const Evaluation& e, int K, const std::string& title) {
   const auto P = static_cast<int>(e.positions.size());
   const double left = 70, top = 40, row_h = 70, row_gap = 12, bar_w = std::max(4.0, std::min(18.0, 900.0 / std::max(P, 1)));
   const double plot_w = bar_w * P, legend_w = 130;
-  const double title_w = 10 + 8.2 * static_cast<double>(title.size());  // ~8 px per character at 15 px bold
+  const double title_w = 10 + svg::text_width(title, 15, true);
   svg::Canvas c(std::max(left + plot_w + legend_w + 20, title_w + left), top + K * (row_h + row_gap) + 60);
   c.text(left, 22, title, 15, "start", 0, "bold");
   auto cells = e.cells.to(at::kDouble);  // [K, P, K]
@@ -31,7 +32,7 @@ std::string key_plot_svg(const Evaluation& e, int K, const std::string& title) {
         if (n == 0) continue;
         double h = row_h * n / total;
         y -= h;
-        c.rect(left + p * bar_w, y, bar_w - 1, h, {.fill = svg::categorical(j)},
+        c.rect(left + p * bar_w, y, bar_w - 1, h, {.fill = svg::categorical(j), .css_class = "mark"},
                fmt::format("true word {}, position {}: predicted {} in {:.0f} of {:.0f} ({:.1f}%)", k, e.positions[p], j, n,
                            total, 100 * n / total));
       }
@@ -50,62 +51,32 @@ std::string key_plot_svg(const Evaluation& e, int K, const std::string& title) {
   return c.str();
 }
 
-std::string layer_sweep_svg(const WordIndexResults& r, const std::string& title) {
-  const double left = 60, top = 40, w = 520, h = 300;
-  svg::Canvas c(left + w + 200, top + h + 60);
-  c.text(left, 22, title, 15, "start", 0, "bold");
-  const auto n = static_cast<int>(r.layers.size());
-  auto x_of = [&](int i) { return left + (n == 1 ? w / 2 : w * i / (n - 1.0)); };
-  auto y_of = [&](double acc) { return top + h * (1 - acc); };
-  // axes and grid
-  for (int t = 0; t <= 10; t += 2) {
-    double v = t / 10.0;
-    c.line(left, y_of(v), left + w, y_of(v), {.stroke = "#e0e0e0"});
-    c.text(left - 6, y_of(v) + 4, fmt::format("{:.1f}", v), 10, "end");
+LayerSweep layer_sweep(const WordIndexResults& r) {
+  LayerSweep s{.abs_position = r.abs_position_baseline.accuracy, .space_count = r.space_count_baseline.accuracy, .chance = r.chance()};
+  for (const auto& l : r.layers) {
+    s.layers.push_back(probe_layer_name(l.layer));
+    s.accuracy.push_back(l.val.accuracy);
+    s.control.push_back(l.control_accuracy);
   }
-  c.line(left, top, left, top + h, {.stroke = "#333"});
-  c.line(left, top + h, left + w, top + h, {.stroke = "#333"});
-  for (int i = 0; i < n; ++i) c.text(x_of(i), top + h + 16, probe_layer_name(r.layers[i].layer), 11, "middle");
-  c.text(left + w / 2, top + h + 38, "layer (residual stream after the block)", 12, "middle");
-  c.text(18, top + h / 2, "validation accuracy", 12, "middle", -90);
+  return s;
+}
 
-  struct Reference {
-    const char* name;
-    double value;
-    std::string colour;
-  };
-  const Reference refs[] = {{"absolute position", r.abs_position_baseline.accuracy, "#CCBB44"},
-                            {"space count", r.space_count_baseline.accuracy, "#66CCEE"},
-                            {"chance", r.chance(), "#999999"}};
-  for (const auto& ref : refs)
-    c.line(left, y_of(ref.value), left + w, y_of(ref.value), {.stroke = ref.colour, .stroke_width = 1.5, .dash = "6 4"});
-
-  std::vector<std::pair<double, double>> probe_line, control_line;
-  for (int i = 0; i < n; ++i) {
-    probe_line.emplace_back(x_of(i), y_of(r.layers[i].val.accuracy));
-    control_line.emplace_back(x_of(i), y_of(r.layers[i].control_accuracy));
+std::string layer_sweep_svg(const LayerSweep& s, const std::string& title) {
+  LineChart chart{.title = title, .x_label = "layer (residual stream after the block)", .y_label = "validation accuracy"};
+  std::vector<double> x;
+  for (std::size_t i = 0; i < s.layers.size(); ++i) {
+    x.push_back(static_cast<double>(i));
+    chart.x_ticks.emplace_back(static_cast<double>(i), s.layers[i]);
   }
-  c.polyline(control_line, {.stroke = "#AA3377", .stroke_width = 1.5, .dash = "2 3"});
-  c.polyline(probe_line, {.stroke = "#4477AA", .stroke_width = 2.5});
-  for (int i = 0; i < n; ++i) {
-    const auto& l = r.layers[i];
-    c.circle(x_of(i), y_of(l.val.accuracy), 4, {.fill = "#4477AA"},
-             fmt::format("layer {}: accuracy {:.3f}, control {:.3f}, selectivity {:.3f}", probe_layer_name(l.layer),
-                         l.val.accuracy, l.control_accuracy, l.selectivity()));
-    c.circle(x_of(i), y_of(l.control_accuracy), 3, {.fill = "#AA3377"});
-  }
-  const double lx = left + w + 20;
-  auto legend = [&](int row, const std::string& label, const svg::Style& style) {
-    double y = top + 10 + row * 20;
-    c.line(lx, y, lx + 24, y, style);
-    c.text(lx + 30, y + 4, label, 11);
-  };
-  legend(0, "word-index probe", {.stroke = "#4477AA", .stroke_width = 2.5});
-  legend(1, "control task", {.stroke = "#AA3377", .stroke_width = 1.5, .dash = "2 3"});
-  for (int i = 0; i < 3; ++i)
-    legend(2 + i, fmt::format("{} ({:.2f})", refs[i].name, refs[i].value),
-           {.stroke = refs[i].colour, .stroke_width = 1.5, .dash = "6 4"});
-  return c.str();
+  ChartSeries probe{.name = "word-index probe", .colour = "#4477AA", .x = x, .y = s.accuracy, .line_width = 2.5};
+  for (std::size_t i = 0; i < s.layers.size(); ++i)
+    probe.tooltips.push_back(fmt::format("layer {}: accuracy {:.3f}, control {:.3f}, selectivity {:.3f}", s.layers[i],
+                                         s.accuracy[i], s.control[i], s.accuracy[i] - s.control[i]));
+  chart.series = {std::move(probe),
+                  {.name = "control task", .colour = "#AA3377", .x = x, .y = s.control, .line_width = 1.5, .dash = "2 3", .marker_radius = 3}};
+  chart.references = {{"absolute position", s.abs_position, "#CCBB44"}, {"space count", s.space_count, "#66CCEE"}, {"chance", s.chance, "#999999"}};
+  chart.y_range = {0.0, 1.0};
+  return line_chart_svg(chart);
 }
 
 }  // namespace patchbay

@@ -20,10 +20,10 @@ namespace {
 const std::string kArgs =
     " --layers all --train-points 3000 --val-prompts 300 --tol 1e-9 --max-iter 300 --seed 4 --threads 2";
 
-// Starts `patchbay args` in the background and returns its pid.
+// Starts `patchbay args` in the background (its stderr in dir/err) and returns its pid.
 pid_t start(const std::string& args, const test::TempDir& dir) {
   const auto pidfile = dir / "pid";
-  std::system((std::string(PATCHBAY_CLI) + " " + args + " >/dev/null 2>&1 & echo $! > '" + pidfile + "'").c_str());
+  std::system((std::string(PATCHBAY_CLI) + " " + args + " >/dev/null 2>'" + (dir / "err") + "' & echo $! > '" + pidfile + "'").c_str());
   return static_cast<pid_t>(std::stol(test::slurp(pidfile)));
 }
 
@@ -36,12 +36,17 @@ bool wait_for(const std::function<bool()>& condition, double seconds) {
   return false;
 }
 
+// Files being written (".tmp-" names). Files may vanish while the directory is listed.
 std::vector<std::string> temp_files(const std::filesystem::path& dir) {
   std::vector<std::string> out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
-    if (e.path().filename().string().find(".tmp-") != std::string::npos) out.push_back(e.path().string());
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec))
+    if (it->path().filename().string().find(".tmp-") != std::string::npos) out.push_back(it->path().string());
   return out;
 }
+
+bool running(pid_t pid) { return ::kill(pid, 0) == 0; }
 }  // namespace
 
 TEST_CASE("a sweep killed with SIGKILL leaves no result and resumes to the uninterrupted result", "[robustness][interrupt]") {
@@ -83,8 +88,9 @@ TEST_CASE("SIGTERM removes temporary files and leaves no result", "[robustness][
   test::TempDir dir;
   const pid_t pid = start(" word-index --model '" + test::models("stories260K") + "'" + kArgs + " --out '" + (dir / "run.h5") + "'", dir);
   // Interrupt while a temporary file is open (the features, or a layer's checkpoint).
-  const bool writing = wait_for([&] { return !temp_files(dir.path).empty(); }, 120);
+  const bool writing = wait_for([&] { return !temp_files(dir.path).empty() || !running(pid); }, 120) && running(pid);
   ::kill(pid, SIGTERM);
+  INFO("stderr of the run: " << test::slurp(dir / "err"));
   REQUIRE(writing);
   wait_for([&] { return ::kill(pid, 0) != 0; }, 10);
   CHECK_FALSE(test::have(dir / "run.h5"));

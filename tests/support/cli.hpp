@@ -39,15 +39,19 @@ struct TempDir {
   std::string operator/(const std::string& name) const { return (path / name).string(); }
 };
 
-// `args` is appended to the binary path verbatim (quote it as for bash).
-inline CliResult run_cli(const std::string& args, const std::string& stdin_text = "") {
+// Runs a shell command line (quoted as for bash) with `stdin_text` as its input.
+inline CliResult run_command(const std::string& command, const std::string& stdin_text = "") {
   TempDir dir;
   std::ofstream(dir / "in") << stdin_text;
-  std::string cmd = std::string(PATCHBAY_CLI) + " " + args + " < '" + (dir / "in") + "' > '" + (dir / "out") +
-                    "' 2> '" + (dir / "err") + "'";
+  std::string cmd = "(" + command + ") < '" + (dir / "in") + "' > '" + (dir / "out") + "' 2> '" + (dir / "err") + "'";
   int status = std::system(cmd.c_str());
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return {code, slurp(dir / "out"), slurp(dir / "err")};
+}
+
+// `args` is appended to the binary path verbatim (quote it as for bash).
+inline CliResult run_cli(const std::string& args, const std::string& stdin_text = "") {
+  return run_command(std::string(PATCHBAY_CLI) + " " + args, stdin_text);
 }
 
 }  // namespace patchbay::test

@@ -60,6 +60,30 @@ TEST_CASE("position-local patches away from the target at the read-out layer are
   CHECK_FALSE(at::equal(at_readout.select(2, 5), naive.corrupted.view({2, 1}).expand({2, 4})));
 }
 
+TEST_CASE("patches where a pair's prompts still agree are exactly zero", "[patching]") {
+  for (auto& model : models()) {
+    const auto& c = model.config();
+    // Two pairs agree on their first 3 tokens, one on its first 5: positions 0-2 are not run at
+    // all, positions 3-4 are run for the first pairs and reset for the last.
+    auto pairs = test::random_pairs(2, 8, c.d_vocab, 6, /*first_difference=*/3);
+    pairs.push_back(test::random_pairs(1, 8, c.d_vocab, 7, /*first_difference=*/5).front());
+    ProbeLogitDiff metric(test::random_probe(c.d_model, 4, 9), c, /*layer=*/2, /*to=*/1, /*from=*/2);
+    for (const auto& sweep : {PatchSweep::resid_pre_by_position(), PatchSweep::heads_by_position()}) {
+      INFO(to_string(c.arch) << " " << sweep.describe());
+      auto fast = patch_sweep(model, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted);
+      auto naive = patch_sweep_naive(model, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted);
+      CHECK((fast.metric - naive.metric).abs().max().item<float>() <= 1e-5f);
+      for (std::int64_t i = 0; i < 3; ++i) {
+        const std::int64_t agree = i < 2 ? 3 : 5;
+        auto before = fast.metric[i].narrow(-1, 0, agree);  // [layer, (head), position]
+        CHECK(at::equal(before, fast.corrupted[i].expand_as(before)));
+        auto at_first_difference = fast.metric[i].select(-1, agree).select(0, 0);  // layer 0: the token differs here
+        CHECK_FALSE(at::equal(at_first_difference, fast.corrupted[i].expand_as(at_first_difference)));
+      }
+    }
+  }
+}
+
 TEST_CASE("patching the whole residual stream reproduces the source run", "[patching]") {
   for (auto& model : models()) {
     auto pairs = test::random_pairs(2, 6, model.config().d_vocab, 4);

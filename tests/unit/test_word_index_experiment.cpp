@@ -79,7 +79,8 @@ TEST_CASE("the word-index experiment reports every layer and the baselines, repr
 
   test::TempDir dir;
   auto paths = write_word_index_results(dir / "run.h5", false, model, o, r);
-  REQUIRE(paths.size() == 3);
+  REQUIRE(paths.size() >= 4);  // the results, the report, its figures
+  CHECK(paths[1] == dir / "run_report.html");
   H5Reader file(paths[0]);
   CHECK(file.attribute("kind") == std::optional<std::string>("word_index"));
   CHECK(file.shape("layers/3/val/cells") == std::vector<std::int64_t>{7, static_cast<std::int64_t>(r.layer(3).val.positions.size()), 7});
@@ -87,8 +88,8 @@ TEST_CASE("the word-index experiment reports every layer and the baselines, repr
   auto probe = read_word_index_probe(paths[0], "3");
   CHECK(at::equal(probe.W, r.layer(3).probe.W));
   CHECK_THROWS_WITH(read_word_index_probe(paths[0], "9"), Catch::Contains("has no probe for layer '9'") && Catch::Contains("embed"));
-  for (int i = 1; i <= 2; ++i) {
-    auto svg = test::slurp(paths[i]);
+  for (const auto* name : {"run_key_plot.svg", "run_layer_sweep.svg"}) {
+    auto svg = test::slurp(dir / name);
     CHECK(svg.rfind("<svg", 0) == 0);
     CHECK(svg.find("<rect") != std::string::npos);
   }

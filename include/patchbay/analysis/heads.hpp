@@ -31,4 +31,16 @@ struct HeadScores {
 // prompts: word-index prompts (their labels say where words start and end).
 HeadScores head_pattern_scores(const Model& model, const std::vector<Prompt>& prompts, int batch_size = 32);
 
+// The attention patterns of chosen heads on one prompt, with its tokens: what a reader looks at
+// to see what a head does.
+struct AttentionExample {
+  std::string prompt;               // what the prompt is, e.g. "clean" or "corrupted"
+  std::vector<std::string> tokens;  // token texts: [pos]
+  std::vector<std::string> heads;   // "a3.h5", ...: [head]
+  at::Tensor patterns;              // [head, q, k] float32 attention probabilities
+};
+// heads: (layer, head) pairs.
+AttentionExample attention_example(const Model& model, const std::vector<std::int64_t>& tokens,
+                                   const std::vector<std::pair<int, std::int64_t>>& heads, std::string prompt);
+
 }  // namespace patchbay

@@ -44,6 +44,7 @@ struct CountingCircuitOptions {
   std::vector<std::size_t> faithfulness_sizes;  // empty: a geometric series up to all edges
   AblationOptions mean_ablation{.kind = AblationKind::Mean};
   int head_score_prompts = 64;
+  int attention_example_heads = 4;
 };
 
 // Default splits for a probe trained on words of `lengths` tokens: the original 3|1 vs 1|2|1
@@ -59,6 +60,8 @@ struct CountingCircuitResults {
   DirectAttribution direct_clean, direct_corrupted;
   std::vector<AblationSweepResult> ablations;  // zero, mean, resample
   HeadScores head_scores;
+  // Patterns of the heads with the largest exact-patching effect on the first pair's prompts.
+  std::vector<AttentionExample> attention_examples;  // clean, corrupted
   DirectionAblationResult direction_ablation;
   EdgeScores edges;
   CircuitGraph graph;
@@ -69,7 +72,8 @@ struct CountingCircuitResults {
 CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSource& probe,
                                             const CountingCircuitOptions& options);
 
-// One HDF5 file (written atomically) plus SVG figures beside it; returns the paths written.
+// One HDF5 file (written atomically), then its report (HTML and standalone SVG figures) beside
+// it; returns the paths written, the HDF5 file first and the report second.
 std::vector<std::string> write_counting_circuit(const std::string& path, bool overwrite, const Model& model,
                                                 const ProbeSource& probe, const CountingCircuitOptions& options,
                                                 const CountingCircuitResults& results);

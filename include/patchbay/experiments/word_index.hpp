@@ -76,8 +76,9 @@ void apply_word_index_variant(WordIndexExperimentOptions& options, const std::st
 WordIndexResults run_word_index_experiment(const Model& model, const WordIndexExperimentOptions& options);
 
 // Writes everything (config, provenance, dataset, probes, metrics, confusion tables) to one
-// HDF5 file, atomically; the key plot and layer sweep go next to it as SVG.
-// Returns the paths written.
+// HDF5 file, atomically; then its report beside it (HTML, and every figure as SVG: the key plot
+// as NAME_key_plot.svg, the layer sweep as NAME_layer_sweep.svg). Returns the paths written:
+// the HDF5 file, the HTML report, then the figures.
 std::vector<std::string> write_word_index_results(const std::string& path, bool overwrite, const Model& model,
                                                   const WordIndexExperimentOptions& options,
                                                   const WordIndexResults& results);

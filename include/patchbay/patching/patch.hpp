@@ -60,7 +60,8 @@ struct PatchOptions {
 // values come from the cache), computes only the target position at the read-out layer, and
 // runs all variants of a layer and position as one batch. Patches that cannot change the
 // metric (layers after the read-out, positions after the target, position-local components at
-// the read-out layer away from the target) are not run: their metric is the receiving run's.
+// the read-out layer away from the target, positions where the pair's two prompts still agree
+// token for token) are not run: their metric is exactly the receiving run's.
 // No host synchronisation until the result is returned.
 PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
                         const PatchSweep& sweep, PatchDirection direction, const PatchOptions& options = {});

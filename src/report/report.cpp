@@ -1,0 +1,99 @@
+#include "patchbay/report/report.hpp"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include "patchbay/core/error.hpp"
+#include "patchbay/report/svg.hpp"
+#include "report_sections.hpp"
+
+namespace patchbay {
+namespace report_detail {
+
+at::Tensor read_checked(const H5Reader& in, const std::string& name, std::int64_t rank) {
+  if (!in.has(name)) fail<FormatError>("'{}' has no dataset '{}'", in.path(), name);
+  auto t = in.read_tensor(name, std::int64_t(1) << 28);
+  if (t.dim() != rank) fail<FormatError>("'{}': dataset '{}' has {} dimensions, expected {}", in.path(), name, t.dim(), rank);
+  return t;
+}
+
+nlohmann::json json_attribute(const H5Reader& in, const std::string& key) {
+  const auto text = in.attribute(key);
+  if (!text) return nullptr;
+  try {
+    return nlohmann::json::parse(*text);
+  } catch (const nlohmann::json::exception&) {
+    fail<FormatError>("'{}': attribute '{}' is not valid JSON", in.path(), key);
+  }
+}
+
+std::vector<std::string> numbered(std::int64_t n) {
+  std::vector<std::string> out;
+  for (std::int64_t i = 0; i < n; ++i) out.push_back(std::to_string(i));
+  return out;
+}
+
+}  // namespace report_detail
+
+namespace {
+using namespace report_detail;
+
+// Nested JSON as "a.b.c = value" rows.
+void flatten(const nlohmann::json& j, const std::string& key, std::vector<std::vector<std::string>>& rows) {
+  if (j.is_object() && !j.empty()) {
+    for (const auto& [k, v] : j.items()) flatten(v, key.empty() ? k : key + "." + k, rows);
+    return;
+  }
+  rows.push_back({key, j.is_string() ? j.get<std::string>() : j.dump()});
+}
+
+void add_run_section(html::Document& doc, const H5Reader& in, const std::string& kind) {
+  auto& s = doc.section(fmt::format("Run parameters and provenance: {}", in.path()));
+  s.paragraph(fmt::format("File {} ({} result). Provenance says which code, model and seed made it; the configuration is "
+                          "what the run was asked to do.", in.path(), kind));
+  for (const auto& [key, title] : {std::pair{"provenance", "provenance"}, {"config", "configuration"}}) {
+    const auto j = json_attribute(in, key);
+    if (j.is_null()) continue;
+    html::Table t{.header = {title, "value"}};
+    flatten(j, "", t.rows);
+    s.table(std::move(t));
+  }
+  if (kind != "word_index" && kind != "counting_circuit") {
+    html::Table t{.header = {"dataset", "shape"}};
+    for (const auto& d : in.datasets()) t.rows.push_back({d, nlohmann::json(in.shape(d)).dump()});
+    s.table(std::move(t));
+  }
+}
+
+}  // namespace
+
+html::Document build_report(const std::vector<std::string>& files) {
+  if (files.empty()) fail<InputError>("report: no result files given (expected one or more .h5 files)");
+  std::string title = "patchbay report";
+  if (files.size() == 1) title += ": " + files.front();
+  html::Document doc(title);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    H5Reader in(files[i]);
+    const auto kind = in.attribute("kind").value_or("unknown");
+    const std::string prefix = files.size() == 1 ? "" : fmt::format("file{}_", i + 1);
+    if (kind == "word_index") add_word_index_sections(doc, in, prefix);
+    else if (kind == "counting_circuit") add_counting_circuit_sections(doc, in, prefix);
+    add_run_section(doc, in, kind);
+  }
+  return doc;
+}
+
+std::vector<std::string> write_report(const html::Document& report, const std::string& html_path, const std::string& figure_prefix) {
+  const auto page = report.str();  // checks figure names are unique before anything is written
+  std::vector<std::string> written{html_path};
+  svg::write_file_atomic(html_path, page);
+  if (figure_prefix.empty()) return written;
+  for (const auto& f : report.figures()) {
+    const auto path = figure_prefix + html::safe_name(f.name) + ".svg";
+    svg::write_file_atomic(path, f.svg);
+    written.push_back(path);
+  }
+  return written;
+}
+
+}  // namespace patchbay
