@@ -80,6 +80,12 @@ void check_hooks_reachable(const HookRegistry& hooks, const ForwardOptions& o, c
   }
 }
 
+// block_out + resid. A block's output is a fresh tensor nobody else holds unless a hook saw it,
+// so the sum goes into it in place (the same arithmetic, one allocation and pass fewer).
+at::Tensor add_to_fresh(at::Tensor& block_out, const at::Tensor& resid, bool block_out_observed) {
+  return block_out_observed ? resid + block_out : block_out.add_(resid);
+}
+
 }  // namespace
 
 at::Tensor Model::forward(const at::Tensor& tokens_in, const ForwardOptions& options) const {
@@ -121,9 +127,10 @@ at::Tensor Model::forward(const at::Tensor& tokens_in, const ForwardOptions& opt
     auto x1 = detail::norm(resid, w.ln1, config_, hooks, Site::Ln1Scale, Site::Ln1Normalized, layer);
     auto attn_out = detail::attention(x1, w, config_, hooks, layer, rope_cos_, rope_sin_, ctx);
     if (last_only) resid = resid.narrow(1, pos - 1, 1);
-    resid = hooks.fire(Site::ResidMid, layer, resid + attn_out);
+    resid = hooks.fire(Site::ResidMid, layer, add_to_fresh(attn_out, resid, hooks.active(Site::AttnOut, layer)));
     auto x2 = detail::norm(resid, w.ln2, config_, hooks, Site::Ln2Scale, Site::Ln2Normalized, layer);
-    resid = hooks.fire(Site::ResidPost, layer, resid + detail::mlp(x2, w, config_, hooks, layer));
+    auto mlp_out = detail::mlp(x2, w, config_, hooks, layer);
+    resid = hooks.fire(Site::ResidPost, layer, add_to_fresh(mlp_out, resid, hooks.active(Site::MlpOut, layer)));
   }
   if (options.stop_after_layer >= 0) return resid;
 

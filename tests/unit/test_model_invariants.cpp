@@ -50,6 +50,21 @@ TEST_CASE("residual stream identities hold at every layer", "[model][invariants]
   }
 }
 
+TEST_CASE("observing every hook does not change the pass", "[model][hooks]") {
+  // Unobserved passes take fused and in-place shortcuts (fused norms, sums into fresh block
+  // outputs, in-place activations); with every hook cached they take none.
+  at::InferenceMode no_grad;
+  for (auto& model : both_families()) {
+    INFO(to_string(model.config().arch));
+    auto tokens = random_tokens(3, 9, model.config().d_vocab, 8);
+    auto plain = model.forward(tokens);
+    auto [observed, cache] = model.run_with_cache(tokens, filters::all());
+    CHECK(at::allclose(plain, observed, 1e-5, 1e-5));
+    auto resid = model.forward(tokens, ForwardOptions().stop_after(1));
+    CHECK(at::allclose(resid, cache.at(hook::resid_post(1)), 1e-5, 1e-6));
+  }
+}
+
 TEST_CASE("hook shapes follow TransformerLens", "[model][hooks]") {
   at::InferenceMode no_grad;
   auto model = random_model(llama_like_config(2, 32, 4, 2, 40, 97, 24), 5);
