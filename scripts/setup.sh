@@ -7,7 +7,7 @@ packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang-16 libclang-rt-16-dev
   # libraries
-  libtorch-dev libopenblas0-openmp libboost-graph-dev libfmt-dev catch2
+  libtorch-dev libopenblas0-openmp libblas-dev libboost-graph-dev libfmt-dev catch2
   libhdf5-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev libicu-dev
   # tests: XML parsing of reports, PNG decoding of browser screenshots
   libxml2-dev libpng-dev

@@ -1,5 +1,7 @@
 #include "components.hpp"
 
+#include "attention_core.hpp"
+
 #include <cmath>
 #include <limits>
 
@@ -89,32 +91,12 @@ at::Tensor attention(const at::Tensor& x_norm, const LayerWeights& w, const Mode
     k = at::cat({ctx.past_keys, k}, 1);
     v = at::cat({ctx.past_values, v}, 1);
   }
-  const auto n_keys = k.size(1);
   const auto n_queries = q.size(1);
 
-  // Grouped-query attention: query head h reads kv head h / (H / KV). Heads become the batch of
-  // batched GEMMs: [batch * H, positions, D].
-  auto kh = k.permute({0, 2, 1, 3});  // [batch, KV, k, D]
-  auto vh = v.permute({0, 2, 1, 3});
-  if (KV != H) {
-    kh = kh.repeat_interleave(H / KV, 1);
-    vh = vh.repeat_interleave(H / KV, 1);
-  }
-  const auto qb = q.permute({0, 2, 1, 3}).reshape({batch * H, n_queries, D});
-  const auto kb = kh.reshape({batch * H, n_keys, D});
-  const auto vb = vh.reshape({batch * H, n_keys, D});
-  // Causal mask in absolute positions as an additive bias: query at position i sees keys at
-  // positions <= i. The GEMM applies the 1/sqrt(D) scale and adds the mask in the same pass.
-  auto index_options = at::TensorOptions().dtype(at::kLong).device(q.device());
-  auto query_pos = at::arange(n_keys - n_queries, n_keys, index_options).unsqueeze(1);  // [q, 1]
-  auto key_pos = at::arange(n_keys, index_options).unsqueeze(0);                         // [1, k]
-  auto mask = at::zeros({1, n_queries, n_keys}, q.options()).masked_fill_((key_pos > query_pos).unsqueeze(0),
-                                                                          -std::numeric_limits<float>::infinity());
-  auto scores = at::baddbmm(mask, qb, kb.transpose(1, 2), /*beta=*/1, /*alpha=*/1.0 / std::sqrt(static_cast<double>(D)));
-  scores = hooks.fire(Site::AttnScores, layer, scores.view({batch, H, n_queries, n_keys}));  // [batch, H, q, k]
-  auto pattern = hooks.fire(Site::Pattern, layer, at::softmax(scores, -1));                 // [batch, H, q, k]
-  auto z = at::bmm(pattern.reshape({batch * H, n_queries, n_keys}), vb).view({batch, H, n_queries, D});
-  z = hooks.fire(Site::Z, layer, z.permute({0, 2, 1, 3}));  // [batch, q, H, D]
+  // Grouped-query attention: query head h reads kv head h / (H / KV).
+  auto scores = hooks.fire(Site::AttnScores, layer, attention_scores(q, k));  // [batch, H, q, k]
+  auto pattern = hooks.fire(Site::Pattern, layer, at::softmax(scores, -1));   // [batch, H, q, k]
+  auto z = hooks.fire(Site::Z, layer, attention_values(pattern, v));         // [batch, q, H, D]
 
   at::Tensor out;
   if (hooks.active(Site::Result, layer)) {

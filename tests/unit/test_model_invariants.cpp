@@ -65,6 +65,36 @@ TEST_CASE("observing every hook does not change the pass", "[model][hooks]") {
   }
 }
 
+TEST_CASE("attention's BLAS kernels and libtorch's batched products agree", "[model][forward]") {
+  // Without autograd attention runs on per-head BLAS calls over strided q, k, v; with a graph to
+  // record it runs on libtorch's batched products. Same pass, both ways, both families (the
+  // Llama one with grouped-query attention), full and over cached keys.
+  for (auto& model : both_families()) {
+    const auto& c = model.config();
+    INFO(to_string(c.arch));
+    auto tokens = random_tokens(2, 10, c.d_vocab, 11);
+    at::Tensor resid_1, blas, blas_suffix;
+    KeyValuePrefix prefix;
+    {
+      at::InferenceMode no_grad;
+      auto [out, cache] = model.run_with_cache(tokens, filters::all(), ForwardOptions().stop_after(2));
+      resid_1 = cache.at(hook::resid_pre(1)).clone();
+      blas = out;
+      prefix = key_value_prefix(cache, c, 1, 2, 6);
+      blas_suffix = model.forward(tokens.narrow(1, 6, 4),
+                                  ForwardOptions().start_at(1, resid_1.narrow(1, 6, 4)).stop_after(2).suffix(6, &prefix));
+    }
+    auto start = resid_1.clone().requires_grad_(true);  // a graph to record: the batched products
+    auto batched = model.forward(tokens, ForwardOptions().start_at(1, start).stop_after(2));
+    CHECK(batched.requires_grad());
+    CHECK(at::allclose(batched.detach(), blas, 1e-5, 1e-5));
+    auto start_suffix = resid_1.narrow(1, 6, 4).clone().requires_grad_(true);
+    auto batched_suffix = model.forward(tokens.narrow(1, 6, 4), ForwardOptions().start_at(1, start_suffix).stop_after(2).suffix(6, &prefix));
+    CHECK(at::allclose(batched_suffix.detach(), blas_suffix, 1e-5, 1e-5));
+    CHECK(at::allclose(blas_suffix, blas.narrow(1, 6, 4), 1e-5, 1e-5));
+  }
+}
+
 TEST_CASE("hook shapes follow TransformerLens", "[model][hooks]") {
   at::InferenceMode no_grad;
   auto model = random_model(llama_like_config(2, 32, 4, 2, 40, 97, 24), 5);
