@@ -22,6 +22,14 @@ bool use_blas(std::initializer_list<const at::Tensor*> tensors) {
   return true;
 }
 
+// Calls f(b, h, i) for every (batch, head) pair, i = b * H + h, in parallel over the pairs.
+template <typename F>
+void for_each_head(std::int64_t batch, std::int64_t H, const F& f) {
+  at::parallel_for(0, batch * H, kPairsPerTask, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) f(i / H, i % H, i);
+  });
+}
+
 // [batch, n, heads, D] -> [batch * H, n, D], repeating kv heads for grouped-query attention.
 at::Tensor heads_as_batch(const at::Tensor& x, std::int64_t H) {
   auto t = x.permute({0, 2, 1, 3});  // [batch, heads, n, D]
@@ -50,16 +58,13 @@ at::Tensor attention_scores(const at::Tensor& q, const at::Tensor& k) {
   float* out = scores.data_ptr<float>();
   const float* q_data = q.data_ptr<float>();
   const float* k_data = k.data_ptr<float>();
-  at::parallel_for(0, batch * H, kPairsPerTask, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t i = begin; i < end; ++i) {
-      const auto b = i / H, h = i % H;
-      float* s = out + i * n_q * n_k;  // [n_q, n_k]
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n_q), static_cast<int>(n_k), static_cast<int>(D),
-                  static_cast<float>(scale), q_data + b * q.stride(0) + h * q.stride(2), static_cast<int>(q.stride(1)),
-                  k_data + b * k.stride(0) + (h / group) * k.stride(2), static_cast<int>(k.stride(1)), 0.0f, s, static_cast<int>(n_k));
-      for (std::int64_t r = 0; r < n_q; ++r)
-        for (std::int64_t c = first_query + r + 1; c < n_k; ++c) s[r * n_k + c] = -std::numeric_limits<float>::infinity();
-    }
+  for_each_head(batch, H, [&](std::int64_t b, std::int64_t h, std::int64_t i) {
+    float* s = out + i * n_q * n_k;  // [n_q, n_k]
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n_q), static_cast<int>(n_k), static_cast<int>(D),
+                static_cast<float>(scale), q_data + b * q.stride(0) + h * q.stride(2), static_cast<int>(q.stride(1)),
+                k_data + b * k.stride(0) + (h / group) * k.stride(2), static_cast<int>(k.stride(1)), 0.0f, s, static_cast<int>(n_k));
+    for (std::int64_t r = 0; r < n_q; ++r)
+      for (std::int64_t c = first_query + r + 1; c < n_k; ++c) s[r * n_k + c] = -std::numeric_limits<float>::infinity();
   });
   return scores;
 }
@@ -76,13 +81,10 @@ at::Tensor attention_values(const at::Tensor& pattern_in, const at::Tensor& v) {
   float* out = z.data_ptr<float>();
   const float* p_data = pattern.data_ptr<float>();
   const float* v_data = v.data_ptr<float>();
-  at::parallel_for(0, batch * H, kPairsPerTask, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t i = begin; i < end; ++i) {
-      const auto b = i / H, h = i % H;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n_q), static_cast<int>(D), static_cast<int>(n_k), 1.0f,
-                  p_data + i * n_q * n_k, static_cast<int>(n_k), v_data + b * v.stride(0) + (h / group) * v.stride(2),
-                  static_cast<int>(v.stride(1)), 0.0f, out + b * z.stride(0) + h * z.stride(2), static_cast<int>(z.stride(1)));
-    }
+  for_each_head(batch, H, [&](std::int64_t b, std::int64_t h, std::int64_t i) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n_q), static_cast<int>(D), static_cast<int>(n_k), 1.0f,
+                p_data + i * n_q * n_k, static_cast<int>(n_k), v_data + b * v.stride(0) + (h / group) * v.stride(2),
+                static_cast<int>(v.stride(1)), 0.0f, out + b * z.stride(0) + h * z.stride(2), static_cast<int>(z.stride(1)));
   });
   return z;
 }
