@@ -51,16 +51,6 @@ std::string key_plot_svg(const Evaluation& e, int K, const std::string& title) {
   return c.str();
 }
 
-LayerSweep layer_sweep(const WordIndexResults& r) {
-  LayerSweep s{.abs_position = r.abs_position_baseline.accuracy, .space_count = r.space_count_baseline.accuracy, .chance = r.chance()};
-  for (const auto& l : r.layers) {
-    s.layers.push_back(probe_layer_name(l.layer));
-    s.accuracy.push_back(l.val.accuracy);
-    s.control.push_back(l.control_accuracy);
-  }
-  return s;
-}
-
 std::string layer_sweep_svg(const LayerSweep& s, const std::string& title) {
   LineChart chart{.title = title, .x_label = "layer (residual stream after the block)", .y_label = "validation accuracy"};
   std::vector<double> x;
