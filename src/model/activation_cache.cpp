@@ -8,7 +8,7 @@ namespace patchbay {
 
 namespace filters {
 HookFilter all() {
-  return [](HookId) { return true; };
+  return [](HookId id) { return !is_optional_site(id.site); };
 }
 HookFilter only(std::vector<HookId> ids) {
   std::sort(ids.begin(), ids.end());

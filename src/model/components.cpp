@@ -26,14 +26,16 @@ at::Tensor norm(const at::Tensor& x, const NormWeights& w, const ModelConfig& co
                 Site scale_site, Site normalized_site, int layer) {
   // Unobserved: the fused kernels (the same arithmetic in fewer passes over memory).
   if (!hooks.active(scale_site, layer) && !hooks.active(normalized_site, layer)) return plain_norm(x, w, config);
-  // TransformerLens semantics: scale = sqrt(mean(centred^2) + eps) with centring only for
-  // LayerNorm; hook_normalized includes the weight (and bias).
+  // TransformerLens 3 semantics (components/layer_norm.py, rms_norm.py): hook_scale is the
+  // divisor sqrt(mean(centred^2) + eps), centring only for LayerNorm; hook_normalized is the
+  // centred input divided by it, before the weight and bias are applied.
   at::Tensor centred = config.norm == NormKind::LayerNorm ? x - x.mean(-1, /*keepdim=*/true) : x;
   at::Tensor scale = (centred.pow(2).mean(-1, /*keepdim=*/true) + config.norm_eps).sqrt();  // [batch, pos, 1]
   scale = hooks.fire(scale_site, layer, scale);
-  at::Tensor out = centred / scale * w.w;
+  at::Tensor normalized = hooks.fire(normalized_site, layer, centred / scale);  // [batch, pos, d_model]
+  at::Tensor out = normalized * w.w;
   if (w.b.defined()) out = out + w.b;
-  return hooks.fire(normalized_site, layer, out);
+  return out;
 }
 
 std::pair<at::Tensor, at::Tensor> rotary_tables(const ModelConfig& config, const at::TensorOptions& options) {
@@ -57,28 +59,109 @@ at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Te
   return rotated.view(shape);
 }
 
-at::Tensor attention(const at::Tensor& x_norm, const LayerWeights& w, const ModelConfig& config, const Hooks& hooks,
-                     int layer, const at::Tensor& rope_cos, const at::Tensor& rope_sin, const AttentionContext& ctx) {
-  const auto batch = x_norm.size(0), pos = x_norm.size(1);
-  const auto H = config.n_heads, KV = config.n_kv_heads, D = config.d_head;
+namespace {
 
-  // One GEMM for q, k and v; the hooks see views of its output. With last_query_only, only the
-  // last position's query is needed (no hooks sit at such a layer).
-  at::Tensor q, k, v;
+// Fires the hook at (site, layer) on a fresh copy of x, so a hook that edits its argument in
+// place cannot reach x's other readers; x itself when nothing is hooked there.
+at::Tensor fire_copy(const Hooks& hooks, Site site, int layer, const at::Tensor& x) {
+  return hooks.active(site, layer) ? hooks.fire(site, layer, x.clone()) : x;
+}
+
+// x [batch, pos, d_model] -> [batch, pos, heads, d_model], a view (no copy).
+at::Tensor repeat_along_heads(const at::Tensor& x, std::int64_t heads) {
+  return x.unsqueeze(2).expand({x.size(0), x.size(1), heads, x.size(2)});
+}
+
+// Columns [first_head * D, (first_head + heads) * D) of W_qkv (and b_qkv) as [d_model, heads, D]
+// ([heads, D]), each weight head repeated `repeat` times (ungrouped keys and values).
+std::pair<at::Tensor, at::Tensor> head_weights(const LayerWeights& w, const ModelConfig& config, std::int64_t first_head,
+                                               std::int64_t heads, std::int64_t repeat) {
+  const auto D = config.d_head;
+  auto W = w.W_qkv.narrow(1, first_head * D, heads * D).view({config.d_model, heads, D});
+  auto b = w.b_qkv.defined() ? w.b_qkv.narrow(0, first_head * D, heads * D).view({heads, D}) : at::Tensor();
+  if (repeat > 1) {
+    W = W.repeat_interleave(repeat, 1);
+    if (b.defined()) b = b.repeat_interleave(repeat, 0);
+  }
+  return {W, b};
+}
+
+QueryKeyValue project_shared_input(const at::Tensor& resid_pre, const LayerWeights& w, const ModelConfig& config,
+                                   const Hooks& hooks, int layer, const AttentionContext& ctx) {
+  const auto batch = resid_pre.size(0), pos = resid_pre.size(1);
+  const auto H = config.n_heads, KV = config.n_kv_heads, D = config.d_head;
+  auto x_norm = norm(resid_pre, w.ln1, config, hooks, Site::Ln1Scale, Site::Ln1Normalized, layer);
   auto split = [&](const at::Tensor& t, std::int64_t from, std::int64_t heads) {
     return t.narrow(-1, from * D, heads * D).view({batch, t.size(1), heads, D});
   };
-  if (ctx.last_query_only) {
+  QueryKeyValue out;
+  if (ctx.last_query_only) {  // only the last position's query is needed (no hooks sit here)
     auto bias = [&](std::int64_t from, std::int64_t n) { return w.b_qkv.defined() ? w.b_qkv.narrow(0, from, n) : at::Tensor(); };
-    q = split(linear(x_norm.narrow(1, pos - 1, 1), w.W_qkv.narrow(1, 0, H * D), bias(0, H * D)), 0, H);
+    out.q = split(linear(x_norm.narrow(1, pos - 1, 1), w.W_qkv.narrow(1, 0, H * D), bias(0, H * D)), 0, H);
     auto kv = linear(x_norm, w.W_qkv.narrow(1, H * D, 2 * KV * D), bias(H * D, 2 * KV * D));
-    k = split(kv, 0, KV);
-    v = split(kv, KV, KV);
+    out.k = split(kv, 0, KV);
+    out.v = split(kv, KV, KV);
   } else {
-    auto qkv = linear(x_norm, w.W_qkv, w.b_qkv);  // [batch, pos, (H + 2 KV) * D]
-    q = hooks.fire(Site::Q, layer, split(qkv, 0, H));
-    k = hooks.fire(Site::K, layer, split(qkv, H, KV));
-    v = hooks.fire(Site::V, layer, split(qkv, H + KV, KV));
+    auto qkv = linear(x_norm, w.W_qkv, w.b_qkv);  // [batch, pos, (H + 2 KV) * D]: one GEMM for all three
+    out.q = split(qkv, 0, H);
+    out.k = split(qkv, H, KV);
+    out.v = split(qkv, H + KV, KV);
+  }
+  if (ctx.ungroup && KV != H) {  // the same keys and values, one copy per query head
+    out.k = out.k.repeat_interleave(H / KV, 2);
+    out.v = out.v.repeat_interleave(H / KV, 2);
+  }
+  return out;
+}
+
+// TransformerLens's use_attn_in / use_split_qkv_input: every head (every kv head for keys and
+// values) reads its own copy of the residual stream and normalises it itself, so a hook can
+// change the input of one head's query, key or value alone.
+QueryKeyValue project_split_input(const at::Tensor& resid_pre, const LayerWeights& w, const ModelConfig& config,
+                                  const Hooks& hooks, int layer, const AttentionContext& ctx) {
+  const auto H = config.n_heads, KV = config.n_kv_heads;
+  const auto kv_heads = ctx.ungroup ? H : KV;
+  auto attn_in = fire_copy(hooks, Site::AttnIn, layer, repeat_along_heads(resid_pre, H));  // [batch, pos, H, d_model]
+  auto q_input = fire_copy(hooks, Site::QInput, layer, attn_in);
+  // Keys and values read the residual stream directly, as in TransformerLens; with hook_attn_in
+  // hooked, kv head g reads the input of its first query head g * (H / kv_heads).
+  auto kv_source = repeat_along_heads(resid_pre, kv_heads);  // [batch, pos, kv_heads, d_model]
+  if (hooks.active(Site::AttnIn, layer) && kv_heads != H)
+    kv_source = attn_in.index_select(2, at::arange(0, H, H / kv_heads, attn_in.options().dtype(at::kLong)));
+  else if (hooks.active(Site::AttnIn, layer))
+    kv_source = attn_in;
+  auto k_input = fire_copy(hooks, Site::KInput, layer, kv_source);
+  auto v_input = fire_copy(hooks, Site::VInput, layer, kv_source);
+  if (ctx.last_query_only) q_input = q_input.narrow(1, q_input.size(1) - 1, 1);
+
+  auto project = [&](const at::Tensor& input, std::int64_t first_head, std::int64_t weight_heads, std::int64_t heads) {
+    auto [W, b] = head_weights(w, config, first_head, weight_heads, heads / weight_heads);
+    auto out = at::einsum("bphm,mhd->bphd", {plain_norm(input, w.ln1, config), W});  // [batch, pos, heads, D]
+    return b.defined() ? out + b : out;
+  };
+  return {project(q_input, 0, H, H), project(k_input, H, KV, kv_heads), project(v_input, H + KV, KV, kv_heads)};
+}
+
+}  // namespace
+
+bool splits_attention_input(const Hooks& hooks, int layer) {
+  for (Site s : {Site::AttnIn, Site::QInput, Site::KInput, Site::VInput})
+    if (hooks.active(s, layer)) return true;
+  return false;
+}
+
+at::Tensor attention(const at::Tensor& resid_pre, const LayerWeights& w, const ModelConfig& config, const Hooks& hooks,
+                     int layer, const at::Tensor& rope_cos, const at::Tensor& rope_sin, const AttentionContext& ctx) {
+  const auto batch = resid_pre.size(0), pos = resid_pre.size(1);
+  const auto H = config.n_heads, D = config.d_head;
+
+  auto qkv = splits_attention_input(hooks, layer) ? project_split_input(resid_pre, w, config, hooks, layer, ctx)
+                                                   : project_shared_input(resid_pre, w, config, hooks, layer, ctx);
+  at::Tensor q = qkv.q, k = qkv.k, v = qkv.v;  // [batch, pos (1 for last_query_only), heads, D]
+  if (!ctx.last_query_only) {
+    q = hooks.fire(Site::Q, layer, q);
+    k = hooks.fire(Site::K, layer, k);
+    v = hooks.fire(Site::V, layer, v);
   }
 
   if (config.positions == PositionKind::Rotary) {
@@ -88,8 +171,11 @@ at::Tensor attention(const at::Tensor& x_norm, const LayerWeights& w, const Mode
     k = hooks.fire(Site::RotK, layer, apply_rotary(k, cos, sin));
   }
   if (ctx.past_keys.defined()) {  // keys and values of the earlier positions, computed before
-    k = at::cat({ctx.past_keys, k}, 1);
-    v = at::cat({ctx.past_values, v}, 1);
+    auto ungrouped = [&](const at::Tensor& past) {
+      return past.size(2) == k.size(2) ? past : past.repeat_interleave(k.size(2) / past.size(2), 2);
+    };
+    k = at::cat({ungrouped(ctx.past_keys), k}, 1);
+    v = at::cat({ungrouped(ctx.past_values), v}, 1);
   }
   const auto n_queries = q.size(1);
 

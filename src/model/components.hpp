@@ -45,11 +45,23 @@ struct AttentionContext {
   at::Tensor past_keys;      // [batch, n_past = offset, n_kv_heads, d_head] (after rotary) or undefined
   at::Tensor past_values;    // [batch, n_past, n_kv_heads, d_head] or undefined
   bool last_query_only = false;  // compute the output of the last position only
+  bool ungroup = false;          // keys and values per query head (grouped-query attention ungrouped)
 };
 
-// Attention sub-block on the normalised input x_norm [batch, pos, d_model]. Returns
-// hook_attn_out [batch, pos, d_model] ([batch, 1, d_model] with last_query_only).
-at::Tensor attention(const at::Tensor& x_norm, const LayerWeights& w, const ModelConfig& config, const Hooks& hooks,
+// Queries, keys and values of one layer before rotary embedding.
+struct QueryKeyValue {
+  at::Tensor q;  // [batch, pos (1 with last_query_only), H, D]
+  at::Tensor k;  // [batch, pos, KV (H when ungrouped), D]
+  at::Tensor v;  // [batch, pos, KV (H when ungrouped), D]
+};
+
+// Whether a hook sits on the split inputs of layer `layer` (hook_attn_in, hook_q/k/v_input),
+// which makes every head read and normalise its own copy of the residual stream.
+bool splits_attention_input(const Hooks& hooks, int layer);
+
+// Attention sub-block (with its norm ln1) on the residual stream resid_pre [batch, pos, d_model].
+// Returns hook_attn_out [batch, pos, d_model] ([batch, 1, d_model] with last_query_only).
+at::Tensor attention(const at::Tensor& resid_pre, const LayerWeights& w, const ModelConfig& config, const Hooks& hooks,
                      int layer, const at::Tensor& rope_cos, const at::Tensor& rope_sin, const AttentionContext& ctx);
 
 // MLP sub-block (GELU-new or SwiGLU) on the normalised input. Returns hook_mlp_out [batch, pos, d_model].

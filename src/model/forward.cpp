@@ -77,6 +77,14 @@ void check_hooks_reachable(const HookRegistry& hooks, const ForwardOptions& o, c
     if (o.last_position_only && id.layer == o.stop_after_layer && id.site != Site::ResidPre)
       fail<InputError>("hook {} sits at the stop layer of a last-position-only pass, where it would see one position",
                        to_string(id));
+    // With split inputs every head normalises its own copy of the residual stream; TransformerLens
+    // then fires ln1's hooks once per input with a head axis. patchbay has one ln1 hook per layer.
+    const bool ln1 = id.site == Site::Ln1Scale || id.site == Site::Ln1Normalized;
+    if (ln1 && detail::splits_attention_input(detail::Hooks{hooks}, id.layer))
+      fail<InputError>("hooks on {} and on the split attention inputs of layer {} (hook_attn_in, hook_q_input, "
+                       "hook_k_input, hook_v_input) cannot be combined: with split inputs each head applies ln1 to "
+                       "its own input; hook one or the other",
+                       to_string(id), id.layer);
   }
 }
 
@@ -93,7 +101,14 @@ at::Tensor Model::forward(const at::Tensor& tokens_in, const ForwardOptions& opt
   check_layers(options, config_, tokens_in);
   check_hooks_reachable(*hooks_, options, config_);
   const detail::Hooks hooks{*hooks_};
-  const auto tokens = tokens_in.to(device());
+  at::Tensor tokens = tokens_in.to(device());  // [batch, pos]
+  if (hooks.active(Site::Tokens, -1)) {  // a hook may replace the tokens: check what it left
+    tokens = hooks.fire(Site::Tokens, -1, tokens.clone());
+    check_tokens(tokens, config_, /*check_ids=*/true);
+    if (tokens.sizes() != tokens_in.sizes())
+      fail<InputError>("a hook_tokens hook changed the tokens' shape from {} to {}", shape_str(tokens_in.sizes()),
+                       shape_str(tokens.sizes()));
+  }
   const auto batch = tokens.size(0), pos = tokens.size(1);
 
   const auto offset = options.position_offset;
@@ -122,13 +137,15 @@ at::Tensor Model::forward(const at::Tensor& tokens_in, const ForwardOptions& opt
     const auto& w = weights_.layers[static_cast<std::size_t>(layer)];
     const bool last_only = options.last_position_only && layer == last_layer;
     detail::AttentionContext ctx{offset, options.past ? past_for(options.past->keys, layer) : at::Tensor(),
-                                 options.past ? past_for(options.past->values, layer) : at::Tensor(), last_only};
+                                 options.past ? past_for(options.past->values, layer) : at::Tensor(), last_only,
+                                 options.ungroup_grouped_query_attention};
     resid = hooks.fire(Site::ResidPre, layer, resid);
-    auto x1 = detail::norm(resid, w.ln1, config_, hooks, Site::Ln1Scale, Site::Ln1Normalized, layer);
-    auto attn_out = detail::attention(x1, w, config_, hooks, layer, rope_cos_, rope_sin_, ctx);
+    auto attn_out = detail::attention(resid, w, config_, hooks, layer, rope_cos_, rope_sin_, ctx);
     if (last_only) resid = resid.narrow(1, pos - 1, 1);
     resid = hooks.fire(Site::ResidMid, layer, add_to_fresh(attn_out, resid, hooks.active(Site::AttnOut, layer)));
-    auto x2 = detail::norm(resid, w.ln2, config_, hooks, Site::Ln2Scale, Site::Ln2Normalized, layer);
+    // hook_mlp_in sees a copy: replacing it changes the MLP's input, not resid_mid itself.
+    auto mlp_in = hooks.active(Site::MlpIn, layer) ? hooks.fire(Site::MlpIn, layer, resid.clone()) : resid;
+    auto x2 = detail::norm(mlp_in, w.ln2, config_, hooks, Site::Ln2Scale, Site::Ln2Normalized, layer);
     auto mlp_out = detail::mlp(x2, w, config_, hooks, layer);
     resid = hooks.fire(Site::ResidPost, layer, add_to_fresh(mlp_out, resid, hooks.active(Site::MlpOut, layer)));
   }

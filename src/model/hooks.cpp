@@ -11,13 +11,19 @@ struct SiteInfo {
   Site site;
   const char* suffix;  // name after "blocks.L." for block sites, the full name for global ones
   bool block;
+  bool optional = false;  // TransformerLens's opt-in points: not in all_hook_points()
 };
 
 // The one table that maps sites to TransformerLens names.
 constexpr std::array<SiteInfo, kNumSites> kSiteTable = {{
+    {Site::Tokens, "hook_tokens", false, true},
     {Site::Embed, "hook_embed", false},
     {Site::PosEmbed, "hook_pos_embed", false},
     {Site::ResidPre, "hook_resid_pre", true},
+    {Site::AttnIn, "hook_attn_in", true, true},
+    {Site::QInput, "hook_q_input", true, true},
+    {Site::KInput, "hook_k_input", true, true},
+    {Site::VInput, "hook_v_input", true, true},
     {Site::Ln1Scale, "ln1.hook_scale", true},
     {Site::Ln1Normalized, "ln1.hook_normalized", true},
     {Site::Q, "attn.hook_q", true},
@@ -31,6 +37,7 @@ constexpr std::array<SiteInfo, kNumSites> kSiteTable = {{
     {Site::Result, "attn.hook_result", true},
     {Site::AttnOut, "hook_attn_out", true},
     {Site::ResidMid, "hook_resid_mid", true},
+    {Site::MlpIn, "hook_mlp_in", true, true},
     {Site::Ln2Scale, "ln2.hook_scale", true},
     {Site::Ln2Normalized, "ln2.hook_normalized", true},
     {Site::MlpPre, "mlp.hook_pre", true},
@@ -47,6 +54,10 @@ const SiteInfo& info(Site site) { return kSiteTable[static_cast<int>(site)]; }
 }  // namespace
 
 bool is_block_site(Site site) { return info(site).block; }
+bool is_optional_site(Site site) { return info(site).optional; }
+bool is_attention_input_site(Site site) {
+  return site == Site::AttnIn || site == Site::QInput || site == Site::KInput || site == Site::VInput;
+}
 
 std::string to_string(HookId id) {
   const auto& i = info(id.site);
@@ -63,7 +74,7 @@ bool site_exists(Site site, const ModelConfig& config) {
   }
 }
 
-std::vector<HookId> all_hook_points(const ModelConfig& config) {
+std::vector<HookId> every_hook_point(const ModelConfig& config) {
   std::vector<HookId> out;
   for (const auto& i : kSiteTable)
     if (!i.block && i.site < Site::ResidPre && site_exists(i.site, config)) out.push_back({i.site, -1});
@@ -72,6 +83,12 @@ std::vector<HookId> all_hook_points(const ModelConfig& config) {
       if (i.block && site_exists(i.site, config)) out.push_back({i.site, layer});
   for (const auto& i : kSiteTable)
     if (!i.block && i.site > Site::ResidPost) out.push_back({i.site, -1});
+  return out;
+}
+
+std::vector<HookId> all_hook_points(const ModelConfig& config) {
+  auto out = every_hook_point(config);
+  std::erase_if(out, [](HookId id) { return is_optional_site(id.site); });
   return out;
 }
 

@@ -97,7 +97,7 @@ std::pair<at::Tensor, ActivationCache> Model::run_with_cache(const at::Tensor& t
                                                 : forward_order(hook::resid_post(options.stop_after_layer), config_);
   ActivationCache cache;
   std::vector<HookHandle> handles;
-  for (HookId id : all_hook_points(config_)) {
+  for (HookId id : every_hook_point(config_)) {
     int order = forward_order(id, config_);
     bool before_start = options.start_layer > 0 && order < first;
     if (before_start || order > last || !filter(id)) continue;

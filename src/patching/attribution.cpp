@@ -8,6 +8,7 @@
 #include "patch_common.hpp"
 #include "patchbay/analysis/direct.hpp"
 #include "patchbay/core/error.hpp"
+#include "patchbay/patching/edge_layout.hpp"
 
 namespace patchbay {
 namespace {
@@ -20,7 +21,8 @@ struct GradientRun {
   at::Tensor metric;  // [pair]
 };
 GradientRun gradient_run(const Model& model, const at::Tensor& tokens, std::int64_t target, const ProbeLogitDiff& metric,
-                         const std::vector<HookId>& sites, const std::vector<HookId>& recorded, const at::Tensor& resid0 = {}) {
+                         const std::vector<HookId>& sites, const std::vector<HookId>& recorded, const at::Tensor& resid0 = {},
+                         bool ungroup_kv = false) {
   c10::AutoGradMode grad(true);
   GradientRun run;
   std::map<HookId, at::Tensor> zeros;
@@ -35,7 +37,7 @@ GradientRun gradient_run(const Model& model, const at::Tensor& tokens, std::int6
     }));
   for (HookId id : recorded)
     handles.push_back(model.add_hook(id, [&](at::Tensor& act, HookId at) { run.activations[at] = act.detach(); }));
-  auto out = model.forward(tokens, ForwardOptions().stop_after(metric.layer()));
+  auto out = model.forward(tokens, ForwardOptions().stop_after(metric.layer()).ungroup_kv(ungroup_kv));
   run.metric = metric(out.select(1, target));
   run.metric.sum().backward();
   for (auto& [id, z] : zeros) run.gradients[id] = z.grad().defined() ? z.grad() : at::zeros_like(z);
@@ -57,18 +59,6 @@ at::Tensor reduce_to_sweep(const at::Tensor& product, const PatchSweep& sweep) {
   // Result order is (head, position); for q/k/v/z the position axis comes first.
   if (sweep.per_head && sweep.per_position && pos_axis < h_axis) reduced = reduced.transpose(1, 2);
   return reduced;
-}
-
-// LayerNorm / RMSNorm Jacobian-transpose-vector product at x: maps a gradient on the norm's
-// output to its input. x, v: [..., d]; scale: [..., 1] (the cached hook_scale).
-at::Tensor norm_vjp(const at::Tensor& x, const at::Tensor& scale, const NormWeights& w, const ModelConfig& c,
-                    const at::Tensor& v) {
-  auto u = v * w.w;
-  if (c.norm == NormKind::LayerNorm) {
-    auto xhat = (x - x.mean(-1, true)) / scale;
-    return (u - u.mean(-1, true) - xhat * (u * xhat).mean(-1, true)) / scale;
-  }
-  return (u - x * (u * x).mean(-1, true) / scale.pow(2)) / scale;
 }
 
 }  // namespace
@@ -104,29 +94,65 @@ PatchResult attribution_patch(const Model& model, const std::vector<PromptPair>&
   return r;
 }
 
+namespace {
+
+// d metric / d (input of each receiver) [pair, pos, receiver, d_model], in the layout's receiver
+// order, from one gradient run. The inputs are TransformerLens's split q/k/v inputs (keys and
+// values ungrouped: one per query head, as EAP-IG scores them) and hook_mlp_in; the read-out
+// reads the residual stream at the target only, so its gradient is the probe direction there.
+at::Tensor receiver_gradients(const Model& model, const at::Tensor& tokens, std::int64_t target,
+                              const ProbeLogitDiff& metric, const EdgeLayout& layout, const at::Tensor& resid0) {
+  const int L = metric.layer();
+  std::vector<HookId> inputs;
+  for (int l = 0; l <= L; ++l)
+    for (Site s : {Site::QInput, Site::KInput, Site::VInput, Site::MlpIn}) inputs.push_back({s, l});
+  auto run = gradient_run(model, tokens, target, metric, inputs, {}, resid0, /*ungroup_kv=*/true);
+  std::vector<at::Tensor> per_receiver;  // each [pair, pos, d_model]
+  for (const auto& r : layout.receivers) {
+    switch (r.side) {
+      case ReceiverSide::Query: per_receiver.push_back(run.gradients.at(hook::q_input(r.layer)).select(2, r.head)); break;
+      case ReceiverSide::Key: per_receiver.push_back(run.gradients.at(hook::k_input(r.layer)).select(2, r.head)); break;
+      case ReceiverSide::Value: per_receiver.push_back(run.gradients.at(hook::v_input(r.layer)).select(2, r.head)); break;
+      case ReceiverSide::MlpInput: per_receiver.push_back(run.gradients.at(hook::mlp_in(r.layer))); break;
+      case ReceiverSide::Readout: {
+        auto g = at::zeros_like(per_receiver.front());
+        g.select(1, target).copy_(metric.direction().to(g.device()).expand({g.size(0), g.size(2)}));
+        per_receiver.push_back(g);
+        break;
+      }
+    }
+  }
+  return at::stack(per_receiver, 2);
+}
+
+}  // namespace
+
+at::Tensor sender_deltas(const EdgeLayout& layout, const ActivationCache& src, const ActivationCache& recv) {
+  std::vector<at::Tensor> deltas;
+  for (const auto& s : layout.senders) {
+    if (s.layer < 0) deltas.push_back(src.at(hook::resid_pre(0)) - recv.at(hook::resid_pre(0)));
+    else if (s.mlp) deltas.push_back(src.at(hook::mlp_out(s.layer)) - recv.at(hook::mlp_out(s.layer)));
+    else deltas.push_back((src.at({Site::Result, s.layer}) - recv.at({Site::Result, s.layer})).select(2, s.head));
+  }
+  return at::stack(deltas, 2);
+}
+
+std::vector<HookId> sender_output_hooks(int readout_layer) {
+  std::vector<HookId> out{hook::resid_pre(0)};
+  for (int l = 0; l <= readout_layer; ++l) {
+    out.push_back({Site::Result, l});
+    out.push_back(hook::mlp_out(l));
+  }
+  return out;
+}
+
 EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
                             PatchDirection direction, int ig_steps) {
-  const auto& c = model.config();
   if (ig_steps < 0 || ig_steps > 1000) fail<InputError>("EAP-IG steps must lie in 0..1000, got {}", ig_steps);
   const auto setup = detail::setup_patch(model, pairs, PatchSweep::heads(), direction);
   const int L = metric.layer();
-  const auto T = setup.target;
-  const auto N = static_cast<double>(pairs.size());
-  const auto H = c.n_heads, KV = c.n_kv_heads, D = c.d_head;
-
-  // Sender outputs: the input (embeddings, plus positions), each head's result, each MLP's output.
-  std::vector<HookId> outputs{hook::resid_pre(0)};
-  for (int l = 0; l <= L; ++l) {
-    outputs.push_back({Site::Result, l});
-    outputs.push_back(hook::mlp_out(l));
-  }
-  // Receiver gradients are taken at q, k, v and the MLP's normalised input, then mapped back to
-  // the residual stream through the weights and the norm's Jacobian (needs the norm inputs and scales).
-  std::vector<HookId> grad_sites, recorded;
-  for (int l = 0; l <= L; ++l) {
-    for (Site s : {Site::Q, Site::K, Site::V, Site::Ln2Normalized}) grad_sites.push_back({s, l});
-    for (Site s : {Site::ResidPre, Site::ResidMid, Site::Ln1Scale, Site::Ln2Scale}) recorded.push_back({s, l});
-  }
+  const auto layout = edge_layout(model.config(), L);
+  const auto outputs = sender_output_hooks(L);
   ActivationCache recv_out, src_out;
   {
     at::InferenceMode no_grad;
@@ -136,110 +162,29 @@ EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& p
 
   // Gradients at the receiving run (EAP) or averaged along the straight line from the receiving
   // to the source input embeddings (EAP-IG, midpoint rule).
-  std::map<HookId, at::Tensor> grad_sum;
-  std::map<HookId, at::Tensor> acts;  // activations of the last evaluation, for the norm Jacobians
   const int evaluations = std::max(ig_steps, 1);
-  std::vector<at::Tensor> input_grads;
+  at::Tensor grad_sum;  // [pair, pos, receiver, d_model]
   for (int k = 0; k < evaluations; ++k) {
     at::Tensor resid0;
     if (ig_steps > 0) {
       const double alpha = (k + 0.5) / ig_steps;
-      resid0 = recv_out.at(hook::resid_pre(0)) + alpha * (src_out.at(hook::resid_pre(0)) - recv_out.at(hook::resid_pre(0)));
+      const auto& from = recv_out.at(hook::resid_pre(0));
+      resid0 = from + alpha * (src_out.at(hook::resid_pre(0)) - from);
     }
-    auto run = gradient_run(model, setup.receiving_tokens, T, metric, grad_sites, recorded, resid0);
-    // Map to residual-stream input gradients per receiver now, while the activations match.
-    for (int l = 0; l <= L; ++l) {
-      const auto& w = model.weights().layers[static_cast<std::size_t>(l)];
-      const auto x1 = run.activations.at(hook::resid_pre(l)), s1 = run.activations.at({Site::Ln1Scale, l});
-      auto per_head = [&](Site s, std::int64_t heads, std::int64_t first_column) {
-        auto g = run.gradients.at({s, l});  // [pair, pos, heads, D]
-        auto W = w.W_qkv.narrow(1, first_column * D, heads * D).view({c.d_model, heads, D});
-        auto g_norm = at::einsum("bphe,dhe->bphd", {g, W});  // [pair, pos, heads, d_model]
-        return norm_vjp(x1.unsqueeze(2), s1.unsqueeze(2), w.ln1, c, g_norm);
-      };
-      std::vector<at::Tensor> parts{per_head(Site::Q, H, 0)};
-      auto gk = per_head(Site::K, KV, H), gv = per_head(Site::V, KV, H + KV);
-      if (KV != H) {
-        // A kv head serves H / KV query heads: each gets an equal share of its input gradient, so
-        // the edges into a layer still add up to the layer's total.
-        gk = gk.repeat_interleave(H / KV, 2) / static_cast<double>(H / KV);
-        gv = gv.repeat_interleave(H / KV, 2) / static_cast<double>(H / KV);
-      }
-      parts.push_back(gk);
-      parts.push_back(gv);
-      parts.push_back(norm_vjp(run.activations.at(hook::resid_mid(l)), run.activations.at({Site::Ln2Scale, l}), w.ln2, c,
-                               run.gradients.at({Site::Ln2Normalized, l}))
-                          .unsqueeze(2));
-      auto g = at::cat(parts, 2);  // [pair, pos, 3H + 1, d_model]
-      HookId key{Site::ResidPre, l};
-      grad_sum[key] = grad_sum.count(key) ? grad_sum[key] + g : g;
-    }
+    auto g = receiver_gradients(model, setup.receiving_tokens, setup.target, metric, layout, resid0);
+    grad_sum = grad_sum.defined() ? grad_sum + g : g;
   }
 
-  // Names and gradients of receivers, in order.
   EdgeScores e;
   e.readout_layer = L;
   e.method = ig_steps > 0 ? "eap-ig" : "eap";
-  std::vector<at::Tensor> receiver_grads;  // each [pair, pos, d_model]
-  std::vector<int> receiver_layer;
-  std::vector<bool> receiver_is_mlp;
-  for (int l = 0; l <= L; ++l) {
-    auto g = grad_sum.at({Site::ResidPre, l}) / evaluations;
-    for (int k = 0; k < 3; ++k)
-      for (std::int64_t h = 0; h < H; ++h) {
-        e.receivers.push_back(fmt::format("{}<{}>", head_name(l, h), "qkv"[k]));
-        receiver_grads.push_back(g.select(2, k * H + h));
-        receiver_layer.push_back(l);
-        receiver_is_mlp.push_back(false);
-      }
-    e.receivers.push_back(mlp_name(l));
-    receiver_grads.push_back(g.select(2, 3 * H));
-    receiver_layer.push_back(l);
-    receiver_is_mlp.push_back(true);
-  }
-  // The read-out sees the residual stream at the target only: its gradient is the direction there.
-  auto readout = at::zeros_like(receiver_grads.front());
-  readout.select(1, T).copy_(metric.direction().to(readout.device()).expand({readout.size(0), c.d_model}));
-  e.receivers.push_back("readout");
-  receiver_grads.push_back(readout);
-  receiver_layer.push_back(L + 1);
-  receiver_is_mlp.push_back(false);
-
-  // Sender output differences.
-  std::vector<at::Tensor> deltas;  // each [pair, pos, d_model]
-  std::vector<int> sender_layer;
-  std::vector<bool> sender_is_mlp;
-  auto diff = [&](HookId id) { return src_out.at(id) - recv_out.at(id); };
-  e.senders.push_back("input");
-  deltas.push_back(diff(hook::resid_pre(0)));
-  sender_layer.push_back(-1);
-  sender_is_mlp.push_back(false);
-  for (int l = 0; l <= L; ++l) {
-    auto heads = diff({Site::Result, l});  // [pair, pos, H, d_model]
-    for (std::int64_t h = 0; h < H; ++h) {
-      e.senders.push_back(head_name(l, h));
-      deltas.push_back(heads.select(2, h));
-      sender_layer.push_back(l);
-      sender_is_mlp.push_back(false);
-    }
-    e.senders.push_back(mlp_name(l));
-    deltas.push_back(diff(hook::mlp_out(l)));
-    sender_layer.push_back(l);
-    sender_is_mlp.push_back(true);
-  }
-  auto Dm = at::stack(deltas, 2);           // [pair, pos, S, d_model]
-  auto G = at::stack(receiver_grads, 2);    // [pair, pos, R, d_model]
-  e.scores = at::einsum("bpsd,bprd->sr", {Dm, G}) / N;
-  // Edges exist from a sender to any later receiver; attention output of a layer feeds its MLP.
-  auto valid = at::zeros({static_cast<std::int64_t>(e.senders.size()), static_cast<std::int64_t>(e.receivers.size())}, at::kBool);
-  for (std::size_t s = 0; s < e.senders.size(); ++s)
-    for (std::size_t r = 0; r < e.receivers.size(); ++r) {
-      bool upstream = sender_layer[s] < receiver_layer[r] ||
-                      (sender_layer[s] == receiver_layer[r] && !sender_is_mlp[s] && receiver_is_mlp[r]);
-      valid[static_cast<std::int64_t>(s)][static_cast<std::int64_t>(r)] = upstream;
-    }
-  e.valid = valid;
-  e.scores = at::where(valid.to(e.scores.device()), e.scores, at::zeros_like(e.scores));
+  e.senders = layout.sender_names();
+  e.receivers = layout.receiver_names();
+  const auto deltas = sender_deltas(layout, src_out, recv_out);  // [pair, pos, sender, d_model]
+  const auto pair_count = static_cast<double>(pairs.size());
+  e.scores = at::einsum("bpsd,bprd->sr", {deltas, grad_sum / evaluations}) / pair_count;
+  e.valid = layout.valid();
+  e.scores = at::where(e.valid.to(e.scores.device()), e.scores, at::zeros_like(e.scores)).to(at::kCPU);
   return e;
 }
 

@@ -62,9 +62,10 @@ TEST_CASE("patchbay cache writes every hook with TransformerLens shapes matching
 
   H5Reader file(out);
   SafetensorsFile expected(ref + "/expected.safetensors");
-  int compared = 0;
+  std::size_t compared = 0, reference_tensors = 0;
   for (const auto& [key, info] : expected.tensors()) {
     if (key.rfind("seq0/", 0) != 0) continue;
+    ++reference_tensors;
     auto name = key.substr(5);
     INFO(name);
     REQUIRE(file.has(name));
@@ -75,7 +76,8 @@ TEST_CASE("patchbay cache writes every hook with TransformerLens shapes matching
     CHECK(diff.max().item<float>() <= 1e-4f);
     ++compared;
   }
-  CHECK(compared == 37);
+  CHECK(compared == reference_tensors);  // every hook of sequence 0, with the norms of every block
+  CHECK(compared >= 40);
   CHECK(file.attribute("model") == std::optional<std::string>("tiny-gpt2"));
 
   SECTION("existing results are not overwritten without --force") {

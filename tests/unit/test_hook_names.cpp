@@ -28,6 +28,6 @@ TEST_CASE("unknown or out-of-range hook names are refused with the list of valid
   CHECK_THROWS_WITH(parse_hook("hook_pos_embed", llama), Catch::Contains("llama models have no hook_pos_embed"));
   CHECK_THROWS_WITH(parse_hook("blocks.0.attn.hook_rot_q", gpt2), Catch::Contains("gpt2 models have no attn.hook_rot_q"));
   CHECK_THROWS_WITH(parse_hook("blocks.x.hook_resid_pre", gpt2), Catch::Contains("'x' is not a layer number"));
-  CHECK_THROWS_WITH(parse_hook("", gpt2), Catch::Contains("valid hooks: hook_embed"));
+  CHECK_THROWS_WITH(parse_hook("", gpt2), Catch::Contains("valid hooks: hook_tokens, hook_embed"));
   CHECK_THROWS_WITH(parse_hook("blocks.99999999999.hook_resid_pre", gpt2), Catch::Contains("is not a layer number"));
 }

@@ -48,6 +48,10 @@ struct ForwardOptions {
   // Range-check token ids (reads them back to the host: a device sync). Analyses that already
   // validated their tokens turn it off for their many internal passes.
   bool check_token_ids = true;
+  // TransformerLens's ungroup_grouped_query_attention: keys and values (and hook_k/v,
+  // hook_k/v_input) get one head per query head, so each query head's key and value inputs
+  // can be patched alone, as EAP-IG scores them. Same outputs; no effect without GQA.
+  bool ungroup_grouped_query_attention = false;
 
   ForwardOptions& stop_after(int layer) { stop_after_layer = layer; return *this; }
   ForwardOptions& start_at(int layer, at::Tensor resid) {
@@ -62,6 +66,7 @@ struct ForwardOptions {
   }
   ForwardOptions& only_last_position(bool v = true) { last_position_only = v; return *this; }
   ForwardOptions& trusted_tokens() { check_token_ids = false; return *this; }
+  ForwardOptions& ungroup_kv(bool v = true) { ungroup_grouped_query_attention = v; return *this; }
 };
 
 // Where a model came from; recorded as provenance in result files.

@@ -29,6 +29,17 @@ struct EdgeScores {
   std::string method;  // "eap" or "eap-ig"
 };
 
+// The sender outputs an edge analysis records: blocks.0.hook_resid_pre (the input), each
+// layer's hook_result and hook_mlp_out up to the read-out layer.
+std::vector<HookId> sender_output_hooks(int readout_layer);
+
+struct EdgeLayout;
+// Output difference (source - receiving) of each sender of `layout` [pair, pos, sender, d_model],
+// from caches holding sender_output_hooks.
+at::Tensor sender_deltas(const EdgeLayout& layout, const ActivationCache& src, const ActivationCache& recv);
+
+// Receiver inputs are the split q/k/v inputs of each head (keys and values one per query head,
+// as EAP-IG scores grouped-query attention) and each MLP's hook_mlp_in.
 // ig_steps = 0: EAP (gradient at the receiving run). ig_steps > 0: EAP-IG with that many steps.
 EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
                             PatchDirection direction, int ig_steps = 0);

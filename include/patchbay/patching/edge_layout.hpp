@@ -1,0 +1,45 @@
+#pragma once
+// The senders and receivers of a circuit graph up to a read-out layer, in the EAP-IG naming and
+// order, and the rule for which sender can reach which receiver. Edge attribution and path
+// patching both enumerate edges through this one layout.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "patchbay/model/config.hpp"
+
+namespace patchbay {
+
+// Which input of a receiver an edge enters.
+enum class ReceiverSide { Query, Key, Value, MlpInput, Readout };
+
+struct EdgeSender {
+  std::string name;        // "input", "a3.h5", "m2"
+  int layer = -1;          // -1 for the input (embeddings, plus positions)
+  std::int64_t head = -1;  // -1 for the input and MLPs
+  bool mlp = false;
+};
+
+struct EdgeReceiver {
+  std::string name;        // "a3.h5<q>", "m2", "readout"
+  int layer = 0;           // readout_layer + 1 for the read-out
+  std::int64_t head = -1;  // query head for q/k/v sides (keys and values per query head, as EAP-IG)
+  ReceiverSide side = ReceiverSide::Readout;
+};
+
+struct EdgeLayout {
+  std::vector<EdgeSender> senders;      // input, then per layer heads 0..H-1 and the MLP
+  std::vector<EdgeReceiver> receivers;  // per layer q of heads 0..H-1, k, v, the MLP; then the read-out
+
+  // A sender reaches a receiver in a later layer, and an attention head reaches its own layer's MLP.
+  static bool upstream(const EdgeSender& s, const EdgeReceiver& r);
+  at::Tensor valid() const;  // [sender, receiver] bool
+  std::vector<std::string> sender_names() const;
+  std::vector<std::string> receiver_names() const;
+};
+
+EdgeLayout edge_layout(const ModelConfig& config, int readout_layer);
+
+}  // namespace patchbay

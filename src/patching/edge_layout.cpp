@@ -1,0 +1,54 @@
+#include "patchbay/patching/edge_layout.hpp"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include "patchbay/analysis/direct.hpp"
+
+namespace patchbay {
+
+bool EdgeLayout::upstream(const EdgeSender& s, const EdgeReceiver& r) {
+  return s.layer < r.layer || (s.layer == r.layer && !s.mlp && r.side == ReceiverSide::MlpInput);
+}
+
+at::Tensor EdgeLayout::valid() const {
+  const auto S = static_cast<std::int64_t>(senders.size()), R = static_cast<std::int64_t>(receivers.size());
+  auto out = at::zeros({S, R}, at::kBool);
+  auto* data = out.data_ptr<bool>();
+  for (std::int64_t s = 0; s < S; ++s)
+    for (std::int64_t r = 0; r < R; ++r) data[s * R + r] = upstream(senders[s], receivers[r]);
+  return out;
+}
+
+std::vector<std::string> EdgeLayout::sender_names() const {
+  std::vector<std::string> out;
+  for (const auto& s : senders) out.push_back(s.name);
+  return out;
+}
+
+std::vector<std::string> EdgeLayout::receiver_names() const {
+  std::vector<std::string> out;
+  for (const auto& r : receivers) out.push_back(r.name);
+  return out;
+}
+
+EdgeLayout edge_layout(const ModelConfig& config, int readout_layer) {
+  EdgeLayout e;
+  const auto H = config.n_heads;
+  e.senders.push_back({"input", -1, -1, false});
+  for (int l = 0; l <= readout_layer; ++l) {
+    for (std::int64_t h = 0; h < H; ++h) e.senders.push_back({head_name(l, h), l, h, false});
+    e.senders.push_back({mlp_name(l), l, -1, true});
+  }
+  constexpr std::pair<ReceiverSide, char> kSides[] = {
+      {ReceiverSide::Query, 'q'}, {ReceiverSide::Key, 'k'}, {ReceiverSide::Value, 'v'}};
+  for (int l = 0; l <= readout_layer; ++l) {
+    for (auto [side, letter] : kSides)
+      for (std::int64_t h = 0; h < H; ++h) e.receivers.push_back({fmt::format("{}<{}>", head_name(l, h), letter), l, h, side});
+    e.receivers.push_back({mlp_name(l), l, -1, ReceiverSide::MlpInput});
+  }
+  e.receivers.push_back({"readout", readout_layer + 1, -1, ReceiverSide::Readout});
+  return e;
+}
+
+}  // namespace patchbay
