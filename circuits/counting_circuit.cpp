@@ -28,10 +28,7 @@ int main(int argc, char** argv) try {
   // 2. Pairs from the probe's own distribution; the original's 3|1 vs 1|2|1 where it allows.
   CountingCircuitOptions options;
   options.method = parse_edge_method(argc > 1 ? argv[1] : "eap");
-  options.pairs.prefix = probe.dataset.value("prefix", std::string(kDefaultPrefix));
-  options.pairs.bos = probe.dataset.value("bos", false);
-  std::tie(options.pairs.clean_split, options.pairs.corrupted_split) =
-      default_splits(probe.dataset.value("word_lengths", std::vector<int>{1, 2, 3}));
+  options.pairs = pair_options_for(probe);
 
   // 3. Patching, attribution, ablation, head scores, the graph and its faithfulness.
   const auto results = run_counting_circuit(model, probe, options);

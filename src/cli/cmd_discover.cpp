@@ -57,12 +57,9 @@ void add_discover_command(CLI::App& app, const GlobalOptions& global, Runner& se
       x.method = parse_edge_method(o->method);
       x.ig_steps = o->ig_steps;
       x.top_edges = o->top;
+      x.pairs = pair_options_for(probe);
       x.pairs.n_pairs = o->pairs;
       x.pairs.seed = o->seed;
-      x.pairs.prefix = probe.dataset.value("prefix", std::string(kDefaultPrefix));
-      x.pairs.bos = probe.dataset.value("bos", model.config().arch == Architecture::Llama);
-      std::tie(x.pairs.clean_split, x.pairs.corrupted_split) =
-          default_splits(probe.dataset.value("word_lengths", std::vector<int>{1, 2, 3}));
       if (!o->clean_split.empty()) x.pairs.clean_split = parse_split(o->clean_split, "--clean-split");
       if (!o->corrupted_split.empty()) x.pairs.corrupted_split = parse_split(o->corrupted_split, "--corrupted-split");
 

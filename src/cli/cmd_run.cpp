@@ -15,12 +15,14 @@ void add_run_command(CLI::App& app, const GlobalOptions& global, Runner& selecte
   struct Options {
     std::string model, prompt = kSeedPrompt;
     int top = 10;
+    bool no_bos = false;
   };
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("run", "load a model, run the seed prompt and print the top next tokens");
   cmd->add_option("--model", o->model, "model directory (default: the default model)");
   cmd->add_option("--prompt", o->prompt, "prompt text");
   cmd->add_option("--top", o->top, "how many next tokens to print")->check(CLI::Range(1, 100));
+  cmd->add_flag("--no-bos", o->no_bos, "do not prepend the BOS token (default: prepend it, as TransformerLens does)");
   cmd->callback([&selected, &global, o] {
     selected = [&global, o] {
       const auto dir = resolve_model_dir(o->model);
@@ -29,9 +31,9 @@ void add_run_command(CLI::App& app, const GlobalOptions& global, Runner& selecte
       const auto& tok = model.tokenizer();
       fmt::print("model {} ({}): {} layers, d_model {}, {} heads ({} kv), d_mlp {}, vocab {}, context {}\n", c.name,
                  dir, c.n_layers, c.d_model, c.n_heads, c.n_kv_heads, c.d_mlp, c.d_vocab, c.n_ctx);
-      // llama2.c models are trained with BOS; GPT-2 Small is run without, as in the original experiment.
-      auto ids = tok.encode(o->prompt, /*bos=*/c.arch == Architecture::Llama);
-      fmt::print("prompt: {} tokens\n", ids.size());
+      // BOS first, as TransformerLens's to_tokens does (and llama2.c models are trained with it).
+      auto ids = tok.encode(o->prompt, /*bos=*/!o->no_bos);
+      fmt::print("prompt: {} tokens{}\n", ids.size(), o->no_bos ? "" : " (BOS first)");
 
       at::InferenceMode no_grad;
       auto logits = model.forward(at::tensor(ids, at::kLong).unsqueeze(0));  // [1, pos, vocab]

@@ -54,7 +54,7 @@ void add_word_index_command(CLI::App& app, const GlobalOptions& global, Runner& 
     int train_points = 10000, val_prompts = 2560, words = 7, batch_size = 64, max_iter = 1000;
     std::uint64_t seed = 0;
     double C = 1.0, tol = 1e-4;
-    bool json = false, force = false, standardize = false, resume = false;
+    bool json = false, force = false, standardize = false, resume = false, no_bos = false;
   };
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("word-index", "probe the residual stream for the index of the word a token belongs to");
@@ -78,6 +78,7 @@ void add_word_index_command(CLI::App& app, const GlobalOptions& global, Runner& 
   cmd->add_option("--dictionary", o->dictionary, "word list (default /usr/share/dict/words)");
   cmd->add_option("--activations", o->activations, "HDF5 activation cache to reuse or create");
   cmd->add_option("--out", o->out, "result file (default results/word_index/MODEL_seedS.h5)");
+  cmd->add_flag("--no-bos", o->no_bos, "do not prepend the BOS token (default: prepend it, as TransformerLens does)");
   cmd->add_flag("--force", o->force, "overwrite an existing result file");
   cmd->add_flag("--resume", o->resume, "continue an interrupted run from its checkpoint");
   cmd->add_flag("--json", o->json, "print the summary as JSON on stdout");
@@ -87,7 +88,7 @@ void add_word_index_command(CLI::App& app, const GlobalOptions& global, Runner& 
       WordIndexExperimentOptions x;
       x.data.dictionary = o->dictionary.empty() ? std::string(kDefaultDictionary) : o->dictionary;
       x.data.seed = o->seed;
-      x.data.bos = model.config().arch == Architecture::Llama;
+      x.data.bos = !o->no_bos;
       for (const auto& v : split_list(o->variants)) apply_word_index_variant(x, v);
       if (!o->word_lengths.empty()) {
         x.data.unit_lengths.clear();

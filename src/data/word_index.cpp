@@ -181,7 +181,7 @@ WordIndexDataset WordIndexDataset::generate(const Tokenizer& tok, const WordInde
   const WordLists words = load_word_lists(tok, o.dictionary, o.seed, o.train_fraction);
   std::unique_ptr<TokenPools> pools;
   if (o.source != UnitSource::Dictionary) pools = std::make_unique<TokenPools>(token_pools(tok, o.seed, o.train_fraction));
-  if (o.bos && !tok.bos_id()) fail<InputError>("this tokenizer has no BOS token");
+  if (o.bos && !tok.bos_id()) fail<InputError>("BOS requested but this tokenizer has no BOS token; turn bos off");
   // The prefix starts the text (llama2.c adds its dummy-prefix space there); the units continue it.
   const std::vector<std::int64_t> prefix = tok.encode(o.prefix, o.bos);
 

@@ -29,6 +29,14 @@ const char* to_string(EdgeMethod m) {
   return "?";
 }
 
+PairOptions pair_options_for(const ProbeSource& probe) {
+  PairOptions o;
+  o.prefix = probe.dataset.value("prefix", o.prefix);
+  o.bos = probe.dataset.value("bos", o.bos);
+  std::tie(o.clean_split, o.corrupted_split) = default_splits(probe.dataset.value("word_lengths", std::vector<int>{1, 2, 3}));
+  return o;
+}
+
 ProbeSource load_probe_for(const Model& model, const std::string& path, const std::string& layer) {
   H5Reader in(path);
   if (in.attribute("kind") != std::optional<std::string>("word_index"))

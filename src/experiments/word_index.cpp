@@ -69,7 +69,6 @@ std::vector<std::int64_t> control_labels(const WordIndexSplit& split, int n_clas
 
 WordIndexExperimentOptions default_word_index_options(const Model& model) {
   WordIndexExperimentOptions o;
-  o.data.bos = model.config().arch == Architecture::Llama;
   o.data.unit_lengths = choose_word_lengths(model.tokenizer(), o.data.dictionary, o.data.seed);
   return o;
 }

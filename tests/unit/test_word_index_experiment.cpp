@@ -8,7 +8,9 @@
 #include "../support/paths.hpp"
 #include "patchbay/experiments/word_index.hpp"
 #include "patchbay/io/h5_reader.hpp"
+#include "patchbay/io/safetensors_writer.hpp"
 #include "patchbay/model/load.hpp"
+#include "patchbay/model/random_model.hpp"
 
 using namespace patchbay;
 
@@ -130,4 +132,29 @@ TEST_CASE("patchbay word-index --json prints the documented summary", "[cli][wor
   auto unknown = test::run_cli("word-index --variant nope --out '" + (dir / "y.h5") + "'");
   CHECK(unknown.exit_code == 1);
   CHECK_THAT(unknown.err, Catch::Contains("unknown variant 'nope'"));
+}
+
+TEST_CASE("GPT-2-format prompts start with BOS by default, as TransformerLens's; --no-bos drops it", "[cli][word_index][gpt2]") {
+  const auto tokenizer_dir = test::models("gpt2");
+  if (!test::have(tokenizer_dir + "/vocab.json")) PATCHBAY_SKIP("no GPT-2 tokenizer");
+  test::TempDir dir;
+  const auto model_dir = dir / "gpt2-shape";
+  export_gpt2_checkpoint(random_model(gpt2_like_config(1, 32, 2, 50257, 64), 4), model_dir);
+  for (auto file : {"vocab.json", "merges.txt"})
+    std::filesystem::copy_file(tokenizer_dir + "/" + file, model_dir + "/" + file);
+  auto run = [&](const std::string& name, const std::string& flags) {
+    auto r = test::run_cli("word-index --model '" + model_dir + "' --layers 0 --train-points 70 --val-prompts 10 --json --out '" +
+                           (dir / name) + "'" + flags);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return std::make_pair(nlohmann::json::parse(r.out), H5Reader(dir / name).read_tensor("dataset/val/tokens"));
+  };
+  auto [with_bos, bos_tokens] = run("bos.h5", "");
+  auto [without, plain_tokens] = run("nobos.h5", " --no-bos");
+  CHECK(with_bos["dataset"]["bos"] == true);
+  CHECK(without["dataset"]["bos"] == false);
+  CHECK((bos_tokens.select(1, 0) == 50256).all().item<bool>());  // <|endoftext|>
+  CHECK_FALSE((plain_tokens.select(1, 0) == 50256).any().item<bool>());
+  // The same words after the same prefix, one position later.
+  CHECK(at::equal(bos_tokens.narrow(1, 1, plain_tokens.size(1)), plain_tokens));
 }

@@ -16,7 +16,7 @@ struct PairOptions {
   std::vector<int> corrupted_split = {1, 2, 1};  // must have the same total
   int n_pairs = 64;
   std::string prefix = kDefaultPrefix;
-  bool bos = false;
+  bool bos = true;   // prepend the tokenizer's BOS (TransformerLens's default)
   std::uint64_t seed = 0;
   std::string dictionary = kDefaultDictionary;
 };

@@ -21,7 +21,7 @@ struct WordIndexOptions {
   int n_units = 7;
   std::vector<int> unit_lengths = {1, 2, 3};  // tokens per word, each drawn uniformly (words scheme)
   std::string prefix = kDefaultPrefix;
-  bool bos = false;                           // prepend the tokenizer's BOS (llama2.c models are trained with it)
+  bool bos = true;                            // prepend the tokenizer's BOS, as TransformerLens's to_tokens does
   CountingScheme scheme = CountingScheme::Words;
   UnitSource source = UnitSource::Dictionary;
   Readout readout = Readout::LastToken;

@@ -51,6 +51,10 @@ struct CountingCircuitOptions {
 // when one-token words are in its distribution, otherwise 2m|m vs m|m|m for the shortest m.
 std::pair<std::vector<int>, std::vector<int>> default_splits(const std::vector<int>& lengths);
 
+// Pairs from the probe run's own distribution: its prefix, its BOS setting and word lengths,
+// with default_splits for them. The one place a probe run's dataset settings are read.
+PairOptions pair_options_for(const ProbeSource& probe);
+
 struct CountingCircuitResults {
   std::vector<PromptPair> pairs;
   std::int64_t to = 0, from = 0;  // metric = logit(to) - logit(from)
