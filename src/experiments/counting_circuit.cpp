@@ -153,6 +153,8 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
   info.probe = fmt::format("{} (layer {})", source.path, source.layer);
   info.seed = o.pairs.seed;
   info.n_heads = static_cast<int>(c.n_heads);
+  info.n_kv_heads = static_cast<int>(c.n_kv_heads);
+  info.model_layers = static_cast<int>(c.n_layers);
   info.d_model = static_cast<int>(c.d_model);
   info.provenance = provenance(model);
   r.graph = CircuitGraph::from_edge_scores(r.edges, info);

@@ -111,49 +111,75 @@ CircuitGraph::Vertex CircuitGraph::vertex(const std::string& name) const {
   fail<InputError>("no component '{}' in the graph (it has: {})", name, names);
 }
 
-void CircuitGraph::propagate_kept() {
-  // Vertices are in forward order, so one reverse sweep finds every vertex with a kept path
-  // to the read-out.
-  for (auto v : boost::make_iterator_range(boost::vertices(g_))) g_[v].kept = g_[v].kind == NodeKind::Readout;
+std::size_t CircuitGraph::close_circuit() {
+  // Vertices are in forward order: one forward sweep marks those reachable from the input over
+  // kept edges, one backward sweep those that reach the read-out; kept = both.
   const auto n = boost::num_vertices(g_);
-  for (std::size_t i = n; i-- > 0;) {
-    Vertex v = i;
-    if (g_[v].kind == NodeKind::Readout) continue;
-    for (auto e : boost::make_iterator_range(boost::out_edges(v, g_)))
-      if (g_[e].kept && g_[boost::target(e, g_)].kept) g_[v].kept = true;
+  std::vector<char> from_input(n, 0), to_readout(n, 0);
+  for (std::size_t v = 0; v < n; ++v) {
+    from_input[v] = g_[v].kind == NodeKind::Input;
+    for (auto e : boost::make_iterator_range(boost::in_edges(v, g_)))
+      if (g_[e].kept && from_input[boost::source(e, g_)]) from_input[v] = 1;
   }
-  for (auto e : boost::make_iterator_range(boost::edges(g_)))
+  for (std::size_t v = n; v-- > 0;) {
+    to_readout[v] = g_[v].kind == NodeKind::Readout;
+    for (auto e : boost::make_iterator_range(boost::out_edges(v, g_)))
+      if (g_[e].kept && to_readout[boost::target(e, g_)]) to_readout[v] = 1;
+  }
+  for (std::size_t v = 0; v < n; ++v) g_[v].kept = from_input[v] && to_readout[v];
+  std::size_t kept = 0;
+  for (auto e : boost::make_iterator_range(boost::edges(g_))) {
     g_[e].kept = g_[e].kept && g_[boost::source(e, g_)].kept && g_[boost::target(e, g_)].kept;
+    kept += g_[e].kept;
+  }
+  return kept;
 }
 
-CircuitGraph& CircuitGraph::keep_top_k(std::size_t k) {
-  // Greedy from the read-out (as EAP-IG prunes): repeatedly keep the highest-|score| edge whose
-  // target is already in the circuit, so every size gives a circuit connected to the read-out.
-  for (auto e : boost::make_iterator_range(boost::edges(g_))) g_[e].kept = false;
-  for (auto v : boost::make_iterator_range(boost::vertices(g_))) g_[v].kept = g_[v].kind == NodeKind::Readout;
+std::vector<CircuitGraph::EdgeId> CircuitGraph::greedy_order() const {
+  // From the read-out backwards: the highest-|score| edge whose target is already reached.
+  std::vector<char> reached(boost::num_vertices(g_), 0);
   auto weaker = [&](EdgeId a, EdgeId b) { return std::abs(g_[a].score) < std::abs(g_[b].score); };
   std::priority_queue<EdgeId, std::vector<EdgeId>, decltype(weaker)> frontier(weaker);
   for (auto v : boost::make_iterator_range(boost::vertices(g_)))
-    if (g_[v].kept)
+    if (g_[v].kind == NodeKind::Readout) {
+      reached[v] = 1;
       for (auto e : boost::make_iterator_range(boost::in_edges(v, g_))) frontier.push(e);
-  for (std::size_t added = 0; added < k && !frontier.empty();) {
+    }
+  std::vector<EdgeId> order;
+  while (!frontier.empty()) {
     auto e = frontier.top();
     frontier.pop();
-    if (g_[e].kept) continue;
-    g_[e].kept = true;
-    ++added;
+    order.push_back(e);
     auto parent = boost::source(e, g_);
-    if (!g_[parent].kept) {
-      g_[parent].kept = true;
-      for (auto in : boost::make_iterator_range(boost::in_edges(parent, g_))) frontier.push(in);
-    }
+    if (reached[parent]) continue;
+    reached[parent] = 1;
+    for (auto in : boost::make_iterator_range(boost::in_edges(parent, g_))) frontier.push(in);
   }
+  return order;  // each edge once: an edge enters the frontier only when its target is first reached
+}
+
+CircuitGraph& CircuitGraph::keep_top_k(std::size_t k) {
+  const auto order = greedy_order();
+  auto keep_prefix = [&](std::size_t m) {
+    for (auto e : boost::make_iterator_range(boost::edges(g_))) g_[e].kept = false;
+    for (std::size_t i = 0; i < m; ++i) g_[order[i]].kept = true;
+    return close_circuit();
+  };
+  // Closing only removes edges, and a longer prefix never closes to fewer: search the shortest
+  // prefix that closes to >= k edges.
+  std::size_t lo = std::min(k, order.size()), hi = order.size();
+  while (lo < hi) {
+    const auto mid = lo + (hi - lo) / 2;
+    if (keep_prefix(mid) >= k) hi = mid;
+    else lo = mid + 1;
+  }
+  keep_prefix(lo);
   return *this;
 }
 
 CircuitGraph& CircuitGraph::keep_above(double threshold) {
   for (auto e : boost::make_iterator_range(boost::edges(g_))) g_[e].kept = std::abs(g_[e].score) >= threshold;
-  propagate_kept();
+  close_circuit();
   return *this;
 }
 

@@ -1,11 +1,13 @@
 // CircuitGraph: HDF5 tables, GraphViz DOT, GraphML and the EAP-IG JSON.
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "patchbay/core/error.hpp"
 #include "patchbay/graph/circuit_graph.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
+#include "patchbay/patching/edge_layout.hpp"
 #include "patchbay/report/svg.hpp"
 
 namespace patchbay {
@@ -62,6 +64,7 @@ void CircuitGraph::write(H5Writer& out, const std::string& group) const {
       {"probe", info_.probe},       {"seed", std::to_string(info_.seed)},
       {"readout_layer", std::to_string(info_.readout_layer)},
       {"n_heads", std::to_string(info_.n_heads)}, {"d_model", std::to_string(info_.d_model)},
+      {"n_kv_heads", std::to_string(info_.n_kv_heads)}, {"model_layers", std::to_string(info_.model_layers)},
       {"provenance", info_.provenance.dump()}};
   for (const auto& [key, value] : attrs) out.write_attribute(key, value, group);
 }
@@ -97,6 +100,8 @@ CircuitGraph CircuitGraph::read(const H5Reader& in, const std::string& group) {
   cg.info_.readout_layer = static_cast<int>(as_int("readout_layer"));
   cg.info_.n_heads = static_cast<int>(as_int("n_heads"));
   cg.info_.d_model = static_cast<int>(as_int("d_model"));
+  cg.info_.n_kv_heads = static_cast<int>(as_int("n_kv_heads"));
+  cg.info_.model_layers = static_cast<int>(as_int("model_layers"));
   try {
     cg.info_.provenance = nlohmann::json::parse(attr("provenance"));
   } catch (const nlohmann::json::exception&) {
@@ -186,7 +191,16 @@ std::string CircuitGraph::to_graphml() const {
       "  <key id=\"escore\" for=\"edge\" attr.name=\"score\" attr.type=\"double\"/>\n"
       "  <key id=\"qkv\" for=\"edge\" attr.name=\"qkv\" attr.type=\"string\"/>\n"
       "  <key id=\"ekept\" for=\"edge\" attr.name=\"kept\" attr.type=\"boolean\"/>\n";
+  // Graph-level provenance: what was measured, on what, by which build.
+  const std::pair<const char*, std::string> graph_data[] = {
+      {"method", info_.method},   {"metric", info_.metric},   {"model", info_.model},
+      {"dataset", info_.dataset}, {"probe", info_.probe},     {"seed", std::to_string(info_.seed)},
+      {"readout_layer", std::to_string(info_.readout_layer)}, {"model_layers", std::to_string(info_.model_layers)},
+      {"sink", "readout"},        {"provenance", info_.provenance.dump()}};
+  for (const auto& [key, value] : graph_data)
+    out += fmt::format("  <key id=\"g_{0}\" for=\"graph\" attr.name=\"{0}\" attr.type=\"string\"/>\n", key);
   out += fmt::format("  <graph id=\"{}\" edgedefault=\"directed\">\n", svg::escape(info_.method.empty() ? "circuit" : info_.method));
+  for (const auto& [key, value] : graph_data) out += fmt::format("    <data key=\"g_{}\">{}</data>\n", key, svg::escape(value));
   for (auto v : boost::make_iterator_range(boost::vertices(g_))) {
     const auto& n = g_[v];
     out += fmt::format(
@@ -206,17 +220,46 @@ std::string CircuitGraph::to_graphml() const {
 }
 
 nlohmann::json CircuitGraph::to_eap_json() const {
+  // Our edges by their EAP-IG name; the sink is EAP-IG's "logits".
+  std::map<std::string, const CircuitEdge*> ours;
+  for (auto e : boost::make_iterator_range(boost::edges(g_))) ours[edge_name(g_, e, "logits")] = &g_[e];
+  std::map<std::string, bool> kept_node;
+  for (auto v : boost::make_iterator_range(boost::vertices(g_))) kept_node[g_[v].name] = g_[v].kept;
+
+  // Every node and edge of EAP-IG's Graph.from_model over the model's depth.
+  const int depth = std::max(info_.model_layers, info_.readout_layer + 1);
+  const auto layout = edge_layout(info_.n_heads, depth - 1);
   nlohmann::json nodes = nlohmann::json::object(), edges = nlohmann::json::object();
-  for (auto v : boost::make_iterator_range(boost::vertices(g_)))
-    nodes[g_[v].kind == NodeKind::Readout ? "logits" : g_[v].name] = g_[v].kept;
-  for (auto e : boost::make_iterator_range(boost::edges(g_)))
-    edges[edge_name(g_, e, "logits")] = {{"score", g_[e].score}, {"in_graph", g_[e].kept}};
-  return {{"cfg", {{"n_layers", info_.readout_layer + 1}, {"n_heads", info_.n_heads}, {"parallel_attn_mlp", false}, {"d_model", info_.d_model}}},
+  for (const auto& s : layout.senders) nodes[s.name] = {{"in_graph", kept_node.count(s.name) && kept_node[s.name]}};
+  nodes["logits"] = {{"in_graph", true}};  // EAP-IG's sink is always in the graph
+  for (const auto& s : layout.senders)
+    for (const auto& r : layout.receivers) {
+      if (!EdgeLayout::upstream(s, r)) continue;
+      const auto name = s.name + "->" + (r.side == ReceiverSide::Readout ? std::string("logits") : r.name);
+      auto it = ours.find(name);
+      edges[name] = {{"score", it == ours.end() ? 0.0 : it->second->score}, {"in_graph", it != ours.end() && it->second->kept}};
+    }
+  const auto sink_hook = fmt::format("blocks.{}.hook_resid_post", info_.readout_layer);
+  return {{"cfg",
+           {{"n_layers", depth},
+            {"n_heads", info_.n_heads},
+            {"n_key_value_heads", info_.n_kv_heads > 0 ? info_.n_kv_heads : info_.n_heads},
+            {"ungroup_grouped_query_attention", true},
+            {"parallel_attn_mlp", false},
+            {"d_model", info_.d_model}}},
           {"nodes", nodes},
           {"edges", edges},
-          {"patchbay", {{"sink", "'logits' is the probe read-out at blocks." + std::to_string(info_.readout_layer) + ".hook_resid_post"},
-                        {"method", info_.method},
-                        {"metric", info_.metric}}}};
+          {"patchbay",
+           {{"sink", "readout"},
+            {"sink_exported_as", "logits"},
+            {"sink_hook", sink_hook},
+            {"graph_n_layers", info_.readout_layer + 1},
+            {"model_n_layers", depth},
+            {"note", "edges into 'logits' are edges into the probe read-out at " + sink_hook +
+                         "; layers after it are not part of the graph (unscored, not in the graph)"},
+            {"method", info_.method},
+            {"metric", info_.metric},
+            {"provenance", info_.provenance}}}};
 }
 
 }  // namespace patchbay

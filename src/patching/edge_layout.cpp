@@ -32,9 +32,9 @@ std::vector<std::string> EdgeLayout::receiver_names() const {
   return out;
 }
 
-EdgeLayout edge_layout(const ModelConfig& config, int readout_layer) {
+EdgeLayout edge_layout(std::int64_t n_heads, int readout_layer) {
   EdgeLayout e;
-  const auto H = config.n_heads;
+  const auto H = n_heads;
   e.senders.push_back({"input", -1, -1, false});
   for (int l = 0; l <= readout_layer; ++l) {
     for (std::int64_t h = 0; h < H; ++h) e.senders.push_back({head_name(l, h), l, h, false});

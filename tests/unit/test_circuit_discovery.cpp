@@ -2,6 +2,8 @@
 // probe's direction. Every method must single it out, and the graph must contain it.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include <ATen/ATen.h>
 
 #include "../support/cli.hpp"
@@ -100,14 +102,16 @@ TEST_CASE("every method finds the planted head and the graph contains it", "[cir
       const auto vertices = graph.num_nodes();
       graph.keep_top_k(1);
       CHECK(graph.num_nodes() == vertices);  // pruning flags, never removes
+      // The smallest closed circuit: input -> a1.h2 (through q, k or v) -> read-out.
       CHECK(graph.kept_components() == std::vector<std::string>{"a1.h2"});
-      CHECK(graph.kept_edges() == 1);
+      CHECK(graph.kept_edges() == 2);
+      CHECK(graph.graph()[graph.vertex("input")].kept);
       auto curve = faithfulness_curve(model, pairs, metric, graph, {1, 5, graph.num_edges()});
       REQUIRE(curve.size() == 3);
       CHECK(curve[0].faithfulness == Approx(1.0).margin(1e-4));
       CHECK(curve[2].faithfulness == Approx(1.0).margin(1e-4));
-      CHECK(curve[0].nodes == 2);  // a1.h2 and the read-out
-      CHECK(curve[1].nodes >= 3);  // the input joins through a1.h2's q, k or v
+      CHECK(curve[0].nodes == 3);  // input, a1.h2 and the read-out
+      CHECK(curve[0].edges == 2);
     }
   }
 }
@@ -153,15 +157,114 @@ TEST_CASE("circuit graphs round-trip through HDF5 and export to DOT, GraphML and
   auto graphml = graph.to_graphml();
   CHECK(graphml.find("<node id=\"a1.h2\">") != std::string::npos);
   CHECK(std::count(graphml.begin(), graphml.end(), '<') == std::count(graphml.begin(), graphml.end(), '>'));
+  CHECK(graphml.find("<data key=\"g_method\">eap</data>") != std::string::npos);  // graph-level provenance
+  CHECK(graphml.find("<data key=\"g_provenance\">") != std::string::npos);
   auto j = graph.to_eap_json();
   CHECK(j["cfg"]["n_layers"] == 2);
-  CHECK(j["nodes"]["logits"] == true);
-  CHECK(j["nodes"].contains("input"));
-  CHECK(j["edges"].contains("a1.h2->logits"));
-  CHECK(j["edges"].contains("input->a1.h0<q>"));
+  CHECK(j["nodes"]["logits"]["in_graph"] == true);
   CHECK(j["edges"]["a1.h2->logits"]["in_graph"] == true);
-
+  CHECK(j["edges"].contains("input->a1.h0<q>"));
   CHECK_THROWS_WITH(CircuitGraph::read(H5Reader(dir / "g.h5"), "nothing"), Catch::Contains("holds no circuit graph"));
+}
+
+namespace {
+// The node and edge names EAP-IG's Graph.from_model(cfg) creates (sequential attention and
+// MLP): each layer's heads read q, k and v from everything before the layer, its MLP reads
+// everything before it including the layer's heads, the logits read everything.
+std::pair<std::set<std::string>, std::set<std::string>> eap_ig_names(int n_layers, int n_heads) {
+  std::set<std::string> nodes{"input", "logits"}, edges;
+  std::vector<std::string> residual{"input"};
+  for (int l = 0; l < n_layers; ++l) {
+    std::vector<std::string> heads;
+    for (int h = 0; h < n_heads; ++h) heads.push_back(fmt::format("a{}.h{}", l, h));
+    for (const auto& sender : residual)
+      for (const auto& head : heads)
+        for (char qkv : {'q', 'k', 'v'}) edges.insert(fmt::format("{}->{}<{}>", sender, head, qkv));
+    residual.insert(residual.end(), heads.begin(), heads.end());
+    const auto mlp = fmt::format("m{}", l);
+    for (const auto& sender : residual) edges.insert(sender + "->" + mlp);
+    residual.push_back(mlp);
+  }
+  for (const auto& sender : residual) edges.insert(sender + "->logits");
+  nodes.insert(residual.begin(), residual.end());
+  return {nodes, edges};
+}
+
+// EAP-IG's Graph.prune() on the JSON's in_graph flags: a node stays if it has a kept outgoing
+// edge and (unless it is the input) a kept incoming one; edges stay between kept nodes. Returns
+// the kept edge names after pruning to a fixed point.
+std::set<std::string> eap_ig_prune(const nlohmann::json& j) {
+  std::set<std::string> kept;
+  for (const auto& [name, e] : j["edges"].items())
+    if (e["in_graph"].get<bool>()) kept.insert(name);
+  auto parent = [](const std::string& e) { return e.substr(0, e.find("->")); };
+  auto child = [](const std::string& e) {
+    auto c = e.substr(e.find("->") + 2);
+    return c.substr(0, c.find('<'));
+  };
+  for (bool changed = true; changed;) {
+    std::set<std::string> with_out, with_in{"input"};
+    for (const auto& e : kept) {
+      with_out.insert(parent(e));
+      with_in.insert(child(e));
+    }
+    std::set<std::string> next;
+    for (const auto& e : kept) {
+      const bool parent_ok = with_out.count(parent(e)) && with_in.count(parent(e));
+      const bool child_ok = child(e) == "logits" || (with_out.count(child(e)) && with_in.count(child(e)));
+      if (parent_ok && child_ok) next.insert(e);
+    }
+    changed = next != kept;
+    kept = next;
+  }
+  return kept;
+}
+}  // namespace
+
+TEST_CASE("the EAP-IG JSON has EAP-IG's current schema over the model's depth and a closed circuit", "[circuit][graph]") {
+  auto model = planted_model();  // 2 layers, 4 heads; the graph stops at its read-out layer 1
+  auto metric = planted_metric(model);
+  auto pairs = test::random_pairs(3, 6, 61, 2);
+  auto edges = edge_attribution(model, pairs, metric, PatchDirection::CleanIntoCorrupted);
+  GraphInfo info{.method = "eap", .model_layers = 3, .n_heads = 4, .n_kv_heads = 4, .d_model = 32};
+  for (std::size_t k : {1, 3, 6, 12, 40}) {
+    INFO("k = " << k);
+    auto graph = CircuitGraph::from_edge_scores(edges, info);
+    graph.keep_top_k(k);
+    CHECK(graph.kept_edges() >= std::min(k, graph.num_edges()));
+    auto j = graph.to_eap_json();
+    for (auto key : {"n_layers", "n_heads", "n_key_value_heads", "parallel_attn_mlp", "d_model"}) CHECK(j["cfg"].contains(key));
+    CHECK(j["cfg"]["n_layers"] == 3);  // the model's depth: EAP-IG's evaluation loops over every layer
+    CHECK(j["patchbay"]["graph_n_layers"] == 2);
+    CHECK(j["patchbay"]["sink_hook"] == "blocks.1.hook_resid_post");
+    auto [node_names, edge_names] = eap_ig_names(3, 4);
+    std::set<std::string> file_nodes, file_edges, kept_edges;
+    for (const auto& [name, n] : j["nodes"].items()) {
+      file_nodes.insert(name);
+      REQUIRE(n.is_object());  // {"in_graph": bool}, as Graph.from_json reads it since Feb 2025
+      CHECK(n["in_graph"].is_boolean());
+    }
+    for (const auto& [name, e] : j["edges"].items()) {
+      file_edges.insert(name);
+      CHECK(e["score"].is_number());
+      CHECK(e["in_graph"].is_boolean());
+      if (e["in_graph"].get<bool>()) kept_edges.insert(name);
+    }
+    CHECK(file_nodes == node_names);
+    CHECK(file_edges == edge_names);
+    CHECK(j["nodes"]["a2.h0"]["in_graph"] == false);  // beyond the read-out layer
+    CHECK(j["edges"]["a1.h2->a2.h0<q>"]["score"] == 0.0);
+    CHECK(kept_edges.size() == graph.kept_edges());
+    CHECK(eap_ig_prune(j) == kept_edges);  // EAP-IG's pruning removes nothing
+    // Node flags agree with the edges: a node is in the graph iff a kept edge leaves it.
+    for (const auto& [name, n] : j["nodes"].items()) {
+      if (name == "logits") continue;
+      bool leaves = false;
+      for (const auto& e : kept_edges) leaves = leaves || e.rfind(name + "->", 0) == 0;
+      CHECK(n["in_graph"].get<bool>() == leaves);
+    }
+  }
+
 }
 
 TEST_CASE("attention-pattern scores recover a head planted to attend to each word's first token", "[circuit][heads]") {

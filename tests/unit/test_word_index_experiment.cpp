@@ -134,7 +134,7 @@ TEST_CASE("patchbay word-index --json prints the documented summary", "[cli][wor
   CHECK_THAT(unknown.err, Catch::Contains("unknown variant 'nope'"));
 }
 
-TEST_CASE("GPT-2-format prompts start with BOS by default, as TransformerLens's; --no-bos drops it", "[cli][word_index][gpt2]") {
+TEST_CASE("GPT-2-format prompts start with BOS by default, as TransformerLens's, and --no-bos drops it", "[cli][word_index][gpt2]") {
   const auto tokenizer_dir = test::models("gpt2");
   if (!test::have(tokenizer_dir + "/vocab.json")) PATCHBAY_SKIP("no GPT-2 tokenizer");
   test::TempDir dir;

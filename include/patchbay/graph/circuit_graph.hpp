@@ -43,8 +43,10 @@ struct GraphInfo {
   std::string dataset;  // how the pairs were made
   std::string probe;    // the probe file and layer
   std::uint64_t seed = 0;
-  int readout_layer = 0;
+  int readout_layer = 0;  // the graph's last layer: its sink reads blocks.L.hook_resid_post
+  int model_layers = 0;   // the model's depth (the EAP-IG JSON's cfg.n_layers)
   int n_heads = 0;
+  int n_kv_heads = 0;     // key/value heads (grouped-query attention); k/v edges are per query head
   int d_model = 0;
   nlohmann::json provenance;
 };
@@ -67,12 +69,14 @@ class CircuitGraph {
   std::size_t kept_edges() const;
   Vertex vertex(const std::string& name) const;  // throws InputError listing names when absent
 
-  // Pruning flags edges and vertices; nothing is removed.
-  // keep_top_k: greedy from the read-out, as EAP-IG does: repeatedly keep the highest-|score|
-  // edge into the circuit so far (k edges in all), so every size is connected to the read-out.
+  // Pruning flags edges and vertices; nothing is removed. Every pruned circuit is closed as
+  // EAP-IG's Graph.prune() leaves it: each kept vertex lies on a kept path from the input to
+  // the read-out, so pruning it again in EAP-IG changes nothing.
+  // keep_top_k: greedy from the read-out, as EAP-IG's apply_greedy: edges in the order of
+  // repeatedly taking the highest-|score| edge into the circuit so far; the circuit is the
+  // shortest prefix of that order that keeps at least k edges once closed (all edges if fewer).
   CircuitGraph& keep_top_k(std::size_t k);
-  // keep_above: edges with |score| >= threshold, then only vertices with a kept path to the
-  // read-out and edges between kept vertices.
+  // keep_above: edges with |score| >= threshold, then closed.
   CircuitGraph& keep_above(double threshold);
   CircuitGraph& keep_all();
 
@@ -97,8 +101,11 @@ class CircuitGraph {
   // Exports. kept_only: only the pruned circuit.
   std::string to_dot(bool kept_only = true) const;
   std::string to_graphml() const;
-  // The EAP-IG graph JSON (cfg, nodes: in_graph, edges "a0.h1->a2.h3<q>": score, in_graph), with
-  // the read-out exported as its sink "logits" so the Python tools can load it.
+  // The EAP-IG graph JSON in EAP-IG's current format (Graph.to_json / from_json): cfg with the
+  // model's depth, nodes {"a0.h1": {"in_graph": bool}}, edges {"a0.h1->a2.h3<q>": {"score",
+  // "in_graph"}}, holding every node and edge Graph.from_model(cfg) creates (those beyond the
+  // graph's read-out layer unscored: score 0, not in the graph). EAP-IG's sink must be called
+  // "logits": the read-out is exported under that name, and "patchbay" records what it is.
   nlohmann::json to_eap_json() const;
 
   // /GROUP/nodes and /GROUP/edges tables (one dataset per column) plus attributes.
@@ -106,7 +113,10 @@ class CircuitGraph {
   static CircuitGraph read(const H5Reader& in, const std::string& group = "graph");
 
  private:
-  void propagate_kept();
+  // EAP-IG's prune(): unflags vertices without a kept path from the input and to the read-out,
+  // and edges touching them. Returns the number of kept edges.
+  std::size_t close_circuit();
+  std::vector<EdgeId> greedy_order() const;
   Graph g_;
   GraphInfo info_;
 };

@@ -40,6 +40,7 @@ struct EdgeLayout {
   std::vector<std::string> receiver_names() const;
 };
 
-EdgeLayout edge_layout(const ModelConfig& config, int readout_layer);
+EdgeLayout edge_layout(std::int64_t n_heads, int readout_layer);
+inline EdgeLayout edge_layout(const ModelConfig& config, int readout_layer) { return edge_layout(config.n_heads, readout_layer); }
 
 }  // namespace patchbay
