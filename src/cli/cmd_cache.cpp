@@ -67,9 +67,10 @@ void add_cache_command(CLI::App& app, const GlobalOptions& global, Runner& selec
       at::InferenceMode no_grad;
       auto tokens = at::tensor(ids, at::kLong).unsqueeze(0);  // [1, pos]
       auto [logits, cache] = model.run_with_cache(tokens, filter);
-      for (const auto& [id, activation] : cache.entries()) out.write_tensor(to_string(id), activation);
-      out.write_tensor("logits", logits);
-      out.write_tensor("tokens", tokens);
+      for (const auto& [id, activation] : cache.entries())
+        out.write_tensor(to_string(id), activation, {hook_axes(id.site), "activation at the TransformerLens hook " + to_string(id)});
+      out.write_tensor("logits", logits, {{"batch", "pos", "d_vocab"}, "output logits"});
+      out.write_tensor("tokens", tokens, {{"batch", "pos"}, "input token ids, as given (no BOS added)"});
       out.write_attribute("kind", "activation_cache");
       out.write_attribute("model", model.config().name);
       out.write_attribute("provenance", provenance(model).dump());

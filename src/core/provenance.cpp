@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -41,10 +42,22 @@ std::string cached_sha256(const std::string& path) {
   }
   return memo[path] = hash;
 }
+
+std::vector<std::string> command_line() {
+  std::vector<std::string> args;
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string arg;
+  while (std::getline(in, arg, '\0')) args.push_back(arg);
+  return args;
+}
 }  // namespace
 
-nlohmann::json provenance(const Model& model) {
+std::string file_sha256(const std::string& path) { return sha256_file(path); }
+
+nlohmann::json provenance(const Model& model, const std::vector<std::string>& input_files) {
   const auto& c = model.config();
+  auto inputs = nlohmann::json::array();
+  for (const auto& path : input_files) inputs.push_back({{"path", path}, {"sha256", sha256_file(path)}});
   return {{"library_version", library_version()},
           {"git_commit", git_commit()},
           {"model", c.name},
@@ -53,7 +66,9 @@ nlohmann::json provenance(const Model& model) {
           {"model_file", model.source().weights_file},
           {"model_sha256", cached_sha256(model.source().weights_file)},
           {"created_utc", utc_now()},
-          {"threads", at::get_num_threads()}};
+          {"threads", at::get_num_threads()},
+          {"command_line", command_line()},
+          {"inputs", inputs}};
 }
 
 }  // namespace patchbay

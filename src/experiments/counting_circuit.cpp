@@ -156,7 +156,7 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
   info.n_kv_heads = static_cast<int>(c.n_kv_heads);
   info.model_layers = static_cast<int>(c.n_layers);
   info.d_model = static_cast<int>(c.d_model);
-  info.provenance = provenance(model);
+  info.provenance = provenance(model, {source.path});
   r.graph = CircuitGraph::from_edge_scores(r.edges, info);
 
   auto sizes = o.faithfulness_sizes;

@@ -56,8 +56,10 @@ ActivationFeatures load_or_extract_features(const std::string& path, const Model
   ActivationFeatures f{extract_features(model, ds.train, layers, options), extract_features(model, ds.val, layers, options)};
   H5Writer out(path, /*overwrite=*/false);
   for (std::size_t i = 0; i < layers.size(); ++i) {
-    out.write_tensor(dataset_name("train", layers[i]), f.train[i]);
-    out.write_tensor(dataset_name("val", layers[i]), f.val[i]);
+    for (auto [split, features] : {std::pair{"train", &f.train[i]}, std::pair{"val", &f.val[i]}})
+      out.write_tensor(dataset_name(split, layers[i]), *features,
+                       {{"point", "d_model"}, fmt::format("residual stream read by the probe of layer {} at each {} point (rows of dataset/{}/points)",
+                                                          probe_layer_name(layers[i]), split, split)});
   }
   out.write_attribute("kind", "activation_features");
   out.write_attribute("model_sha256", model_hash);

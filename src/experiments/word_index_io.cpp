@@ -34,26 +34,34 @@ at::Tensor token_table(const WordIndexSplit& split, Field field) {
 }
 
 void write_split(H5Writer& out, const std::string& group, const WordIndexSplit& split) {
-  out.write_tensor(group + "/tokens", token_table(split, [](const Prompt& p, std::size_t j) { return p.tokens[j]; }));
-  out.write_tensor(group + "/unit", token_table(split, [](const Prompt& p, std::size_t j) { return std::int64_t(p.unit[j]); }));
-  out.write_tensor(group + "/pos_in_unit",
-                   token_table(split, [](const Prompt& p, std::size_t j) { return std::int64_t(p.pos_in_unit[j]); }));
-  out.write_tensor(group + "/first", token_table(split, [](const Prompt& p, std::size_t j) { return std::int64_t(p.first[j]); }));
-  out.write_tensor(group + "/last", token_table(split, [](const Prompt& p, std::size_t j) { return std::int64_t(p.last[j]); }));
-  out.write_tensor(group + "/space", token_table(split, [](const Prompt& p, std::size_t j) { return std::int64_t(p.space[j]); }));
+  // Per-token tables: one row per prompt, padded with -1 after its last token.
+  auto table = [&](const char* name, const char* description, auto field) {
+    out.write_tensor(group + "/" + name, token_table(split, field), {{"prompt", "position"}, description, "", -1.0});
+  };
+  table("tokens", "token ids (BOS first when the run's dataset.bos is true)", [](const Prompt& p, std::size_t j) { return p.tokens[j]; });
+  table("unit", "word index of each token; -1 in the prefix", [](const Prompt& p, std::size_t j) { return std::int64_t(p.unit[j]); });
+  table("pos_in_unit", "position of the token inside its word; -1 in the prefix",
+        [](const Prompt& p, std::size_t j) { return std::int64_t(p.pos_in_unit[j]); });
+  table("first", "1 if the token starts a word", [](const Prompt& p, std::size_t j) { return std::int64_t(p.first[j]); });
+  table("last", "1 if the token ends a word", [](const Prompt& p, std::size_t j) { return std::int64_t(p.last[j]); });
+  table("space", "1 if the token begins with a space", [](const Prompt& p, std::size_t j) { return std::int64_t(p.space[j]); });
   std::vector<std::int64_t> lengths, points;
   for (const auto& p : split.prompts) lengths.push_back(static_cast<std::int64_t>(p.tokens.size()));
   for (const auto& pt : split.points) points.insert(points.end(), {pt.prompt, pt.position, pt.label});
-  out.write_tensor(group + "/lengths", at::tensor(lengths, at::kLong));
-  out.write_tensor(group + "/points", at::tensor(points, at::kLong).view({-1, 3}));
+  out.write_tensor(group + "/lengths", at::tensor(lengths, at::kLong), {{"prompt"}, "number of tokens of each prompt"});
+  out.write_tensor(group + "/points", at::tensor(points, at::kLong).view({-1, 3}),
+                   {{"point", "field"}, "probed tokens: (prompt row, absolute position, word index label)"});
 }
 
 void write_evaluation(H5Writer& out, const std::string& group, const Evaluation& e) {
-  out.write_tensor(group + "/accuracy", at::scalar_tensor(e.accuracy, at::kFloat));
-  out.write_tensor(group + "/per_word", at::tensor(e.per_label, at::kDouble).to(at::kFloat));
-  out.write_tensor(group + "/positions", at::tensor(e.positions, at::kLong));
-  out.write_tensor(group + "/per_position", at::tensor(e.per_position, at::kDouble).to(at::kFloat));
-  out.write_tensor(group + "/cells", e.cells);
+  out.write_tensor(group + "/accuracy", at::scalar_tensor(e.accuracy, at::kFloat), {{}, "validation accuracy", "fraction"});
+  out.write_tensor(group + "/per_word", at::tensor(e.per_label, at::kDouble).to(at::kFloat),
+                   {{"word"}, "validation accuracy for each true word index", "fraction"});
+  out.write_tensor(group + "/positions", at::tensor(e.positions, at::kLong), {{"position"}, "absolute positions that occur (labels of per_position)"});
+  out.write_tensor(group + "/per_position", at::tensor(e.per_position, at::kDouble).to(at::kFloat),
+                   {{"position"}, "validation accuracy at each absolute position in positions", "fraction"});
+  out.write_tensor(group + "/cells", e.cells,
+                   {{"word", "position", "predicted_word"}, "counts of predictions per (true word index, absolute position, predicted word index)", "count"});
 }
 
 nlohmann::json options_json(const WordIndexExperimentOptions& o) {
@@ -77,7 +85,7 @@ std::vector<std::string> write_word_index_results(const std::string& path, bool 
   out.write_attribute("config", options_json(options).dump());
   out.write_attribute("summary", summary.dump());
   out.write_attribute("model", model.config().name);
-  out.write_attribute("seed", std::to_string(r.dataset.options.seed));
+  out.write_attribute("seed", r.dataset.options.seed);
   write_split(out, "dataset/train", r.dataset.train);
   write_split(out, "dataset/val", r.dataset.val);
   for (const auto& lr : r.layers) {
@@ -85,8 +93,9 @@ std::vector<std::string> write_word_index_results(const std::string& path, bool 
     write_probe(out, g + "/probe", lr.probe);
     write_probe(out, g + "/control", lr.control_probe);
     write_evaluation(out, g + "/val", lr.val);
-    out.write_tensor(g + "/train_accuracy", at::scalar_tensor(lr.train_accuracy, at::kFloat));
-    out.write_tensor(g + "/control_accuracy", at::scalar_tensor(lr.control_accuracy, at::kFloat));
+    out.write_tensor(g + "/train_accuracy", at::scalar_tensor(lr.train_accuracy, at::kFloat), {{}, "training accuracy of the probe", "fraction"});
+    out.write_tensor(g + "/control_accuracy", at::scalar_tensor(lr.control_accuracy, at::kFloat),
+                     {{}, "validation accuracy of the control-task probe (random labels per token type)", "fraction"});
     out.write_attribute("hook", to_string(probe_layer_hook(lr.layer)), g + "/probe");
   }
   write_evaluation(out, "baselines/abs_position", r.abs_position_baseline);

@@ -59,6 +59,9 @@ CircuitGraph CircuitGraph::from_edge_scores(const EdgeScores& s, GraphInfo info)
   CircuitGraph cg;
   cg.info_ = std::move(info);
   cg.info_.readout_layer = s.readout_layer;
+  // Unset depth / kv heads: a graph as deep as its read-out, without grouped-query attention.
+  if (cg.info_.model_layers <= s.readout_layer) cg.info_.model_layers = s.readout_layer + 1;
+  if (cg.info_.n_kv_heads <= 0) cg.info_.n_kv_heads = cg.info_.n_heads;
   std::map<std::string, Vertex> by_name;
   auto vertex_for = [&](const std::string& name) {
     auto it = by_name.find(name);

@@ -13,6 +13,10 @@
 namespace patchbay {
 namespace {
 
+// Bounds on what a graph file may declare (GPT-2 Small: 12 x 12; the largest open models: ~128 x 128).
+constexpr int kMaxGraphHeads = 256;
+constexpr int kMaxGraphLayers = 256;
+
 std::string edge_name(const CircuitGraph::Graph& g, CircuitGraph::EdgeId e, const std::string& readout_as) {
   auto name = [&](CircuitGraph::Vertex v) { return g[v].kind == NodeKind::Readout ? readout_as : g[v].name; };
   auto s = name(boost::source(e, g)) + "->" + name(boost::target(e, g));
@@ -47,26 +51,27 @@ void CircuitGraph::write(H5Writer& out, const std::string& group) const {
     edge_kept.push_back(g_[e].kept);
   }
   const std::string n = group + "/nodes/", e = group + "/edges/";
-  out.write_strings(n + "name", names);
-  out.write_strings(n + "kind", kinds);
-  out.write_int64s(n + "layer", layer);
-  out.write_int64s(n + "head", head);
-  out.write_doubles(n + "score", score);
-  out.write_int64s(n + "kept", kept);
-  out.write_int64s(e + "source", source);
-  out.write_int64s(e + "target", target);
-  out.write_strings(e + "qkv", qkv);
-  out.write_doubles(e + "score", edge_score);
-  out.write_int64s(e + "kept", edge_kept);
-  const std::pair<const char*, std::string> attrs[] = {
-      {"method", info_.method},     {"metric", info_.metric},
-      {"model", info_.model},       {"dataset", info_.dataset},
-      {"probe", info_.probe},       {"seed", std::to_string(info_.seed)},
-      {"readout_layer", std::to_string(info_.readout_layer)},
-      {"n_heads", std::to_string(info_.n_heads)}, {"d_model", std::to_string(info_.d_model)},
-      {"n_kv_heads", std::to_string(info_.n_kv_heads)}, {"model_layers", std::to_string(info_.model_layers)},
-      {"provenance", info_.provenance.dump()}};
-  for (const auto& [key, value] : attrs) out.write_attribute(key, value, group);
+  const std::vector<std::string> node_axis{"node"}, edge_axis{"edge"};
+  out.write_strings(n + "name", names, {node_axis, "component name: input, a{layer}.h{head}, m{layer}, readout"});
+  out.write_strings(n + "kind", kinds, {node_axis, "component kind: input, head, mlp, readout"});
+  out.write_int64s(n + "layer", layer, {node_axis, "block of the component; -1 for the input, the probe layer for the read-out"});
+  out.write_int64s(n + "head", head, {node_axis, "attention head index; -1 for other components"});
+  out.write_doubles(n + "score", score, {node_axis, "sum of |score| of the node's edges"});
+  out.write_int64s(n + "kept", kept, {node_axis, "1 if the node is in the pruned circuit"});
+  out.write_int64s(e + "source", source, {edge_axis, "row of graph/nodes the edge leaves"});
+  out.write_int64s(e + "target", target, {edge_axis, "row of graph/nodes the edge enters"});
+  out.write_strings(e + "qkv", qkv, {edge_axis, "input of the receiving head (q, k or v); empty for MLPs and the read-out"});
+  out.write_doubles(e + "score", edge_score, {edge_axis, "edge score: change of the metric (path patching) or its estimate (EAP, EAP-IG)"});
+  out.write_int64s(e + "kept", edge_kept, {edge_axis, "1 if the edge is in the pruned circuit"});
+  const std::pair<const char*, std::string> text[] = {
+      {"method", info_.method}, {"metric", info_.metric}, {"model", info_.model},
+      {"dataset", info_.dataset}, {"probe", info_.probe}, {"sink", "readout"}, {"provenance", info_.provenance.dump()}};
+  for (const auto& [key, value] : text) out.write_attribute(key, value, group);
+  const std::pair<const char*, std::int64_t> numbers[] = {
+      {"seed", static_cast<std::int64_t>(info_.seed)}, {"readout_layer", info_.readout_layer},
+      {"model_layers", info_.model_layers}, {"n_heads", info_.n_heads}, {"n_kv_heads", info_.n_kv_heads},
+      {"d_model", info_.d_model}};
+  for (const auto& [key, value] : numbers) out.write_attribute(key, value, group);
 }
 
 CircuitGraph CircuitGraph::read(const H5Reader& in, const std::string& group) {
@@ -85,11 +90,10 @@ CircuitGraph CircuitGraph::read(const H5Reader& in, const std::string& group) {
     return value;
   };
   auto as_int = [&](const char* key) {
-    try {
-      return std::stoll(attr(key));
-    } catch (const std::exception&) {
-      fail<FormatError>("'{}': graph attribute '{}' is not an integer", in.path(), key);
-    }
+    auto value = in.numeric_attribute(key, group);
+    if (!value || *value != std::floor(*value) || std::abs(*value) > 1e15)
+      fail<FormatError>("'{}': graph attribute '{}' is missing or not an integer", in.path(), key);
+    return static_cast<std::int64_t>(*value);
   };
   cg.info_.method = attr("method");
   cg.info_.metric = attr("metric");
@@ -102,6 +106,13 @@ CircuitGraph CircuitGraph::read(const H5Reader& in, const std::string& group) {
   cg.info_.d_model = static_cast<int>(as_int("d_model"));
   cg.info_.n_kv_heads = static_cast<int>(as_int("n_kv_heads"));
   cg.info_.model_layers = static_cast<int>(as_int("model_layers"));
+  // Exports enumerate every layer and head these declare: bound them before anything is sized by them.
+  const auto& i = cg.info_;
+  if (i.n_heads < 1 || i.n_heads > kMaxGraphHeads || i.model_layers < 1 || i.model_layers > kMaxGraphLayers ||
+      i.readout_layer < 0 || i.readout_layer >= i.model_layers || i.n_kv_heads < 1 || i.n_kv_heads > i.n_heads)
+    fail<FormatError>("'{}': graph attributes out of range: n_heads {} (1..{}), n_kv_heads {} (1..n_heads), model_layers {} (1..{}), "
+                      "readout_layer {} (0..model_layers-1)",
+                      in.path(), i.n_heads, kMaxGraphHeads, i.n_kv_heads, i.model_layers, kMaxGraphLayers, i.readout_layer);
   try {
     cg.info_.provenance = nlohmann::json::parse(attr("provenance"));
   } catch (const nlohmann::json::exception&) {

@@ -14,6 +14,8 @@ struct H5Writer::Impl {
 };
 inline const H5::H5File& h5_file(const H5Reader& r) { return r.impl_->file; }
 inline H5::H5File& h5_file(H5Writer& w) { return w.impl_->file; }
+// Variable-length UTF-8 strings: the type of every string patchbay writes.
+H5::StrType utf8_string_type();
 // Creates the groups along `name`'s path and returns the innermost one.
 H5::Group ensure_parent_groups(H5::H5File& file, const std::string& name);
 inline std::string leaf_name(const std::string& name) {

@@ -140,6 +140,45 @@ std::vector<std::string> H5Reader::read_strings(const std::string& name, std::in
   }
 }
 
+std::vector<std::string> H5Reader::axes(const std::string& dataset) const {
+  const auto rank = shape(dataset).size();
+  std::vector<std::string> out;
+  try {
+    H5::DataSet ds = impl_->file.openDataSet(dataset);
+    if (!ds.attrExists("axes")) fail<FormatError>("'{}': dataset '{}' has no 'axes' attribute", path_, dataset);
+    H5::Attribute attr = ds.openAttribute("axes");
+    const auto n = attr.getSpace().getSimpleExtentNpoints();
+    if (attr.getTypeClass() != H5T_STRING || !attr.getStrType().isVariableStr() || static_cast<std::size_t>(n) != rank)
+      fail<FormatError>("'{}': 'axes' of '{}' is not {} variable-length strings", path_, dataset, rank);
+    std::vector<char*> pointers(static_cast<std::size_t>(n), nullptr);
+    attr.read(attr.getStrType(), pointers.data());
+    for (auto* p : pointers) out.emplace_back(p ? p : "");
+    H5::DataSet::vlenReclaim(pointers.data(), attr.getStrType(), attr.getSpace());
+  } catch (const H5::Exception& e) {
+    fail<FormatError>("'{}': cannot read the axes of '{}': {}", path_, dataset, e.getDetailMsg());
+  }
+  return out;
+}
+
+std::optional<double> H5Reader::numeric_attribute(const std::string& key, const std::string& object) const {
+  try {
+    auto read = [&](const H5::H5Object& target) -> std::optional<double> {
+      if (!target.attrExists(key)) return std::nullopt;
+      H5::Attribute attr = target.openAttribute(key);
+      const auto cls = attr.getTypeClass();
+      if ((cls != H5T_INTEGER && cls != H5T_FLOAT) || attr.getSpace().getSimpleExtentNpoints() != 1)
+        fail<FormatError>("'{}': attribute '{}' of '{}' is not a number", path_, key, object);
+      double value = 0;
+      attr.read(H5::PredType::NATIVE_DOUBLE, &value);
+      return value;
+    };
+    if (object == "/" || impl_->file.childObjType(object) == H5O_TYPE_GROUP) return read(impl_->file.openGroup(object));
+    return read(impl_->file.openDataSet(object));
+  } catch (const H5::Exception& e) {
+    fail<FormatError>("'{}': cannot read attribute '{}' of '{}': {}", path_, key, object, e.getDetailMsg());
+  }
+}
+
 std::optional<std::string> H5Reader::attribute(const std::string& key, const std::string& object) const {
   try {
     auto read = [&](const H5::H5Object& target) -> std::optional<std::string> {

@@ -40,6 +40,12 @@ H5::Group ensure_parent_groups(H5::H5File& file, const std::string& name) {
   return group;
 }
 
+H5::StrType utf8_string_type() {
+  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+  type.setCset(H5T_CSET_UTF8);
+  return type;
+}
+
 std::string companion_path(const std::string& result_path, const std::string& suffix) {
   fs::path p(result_path);
   return (p.parent_path() / (p.stem().string() + suffix)).string();
@@ -89,24 +95,26 @@ void write_column(H5::H5File& file, const std::string& path, const std::string& 
 }
 }  // namespace
 
-void H5Writer::write_int64s(const std::string& name, const std::vector<std::int64_t>& values) {
+void H5Writer::write_int64s(const std::string& name, const std::vector<std::int64_t>& values, const DatasetDoc& doc) {
   if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
   write_column(impl_->file, path_, name, values, H5::PredType::NATIVE_INT64);
+  describe(name, 1, doc);
 }
 
-void H5Writer::write_doubles(const std::string& name, const std::vector<double>& values) {
+void H5Writer::write_doubles(const std::string& name, const std::vector<double>& values, const DatasetDoc& doc) {
   if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
   write_column(impl_->file, path_, name, values, H5::PredType::NATIVE_DOUBLE);
+  describe(name, 1, doc);
 }
 
-void H5Writer::write_strings(const std::string& name, const std::vector<std::string>& values) {
+void H5Writer::write_strings(const std::string& name, const std::vector<std::string>& values, const DatasetDoc& doc) {
   if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
   try {
     std::vector<const char*> pointers;
     for (const auto& v : values) pointers.push_back(v.c_str());
     hsize_t n = values.size();
     H5::DataSpace space(1, &n);
-    H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    H5::StrType type = utf8_string_type();
     H5::Group parent = ensure_parent_groups(impl_->file, name);
     auto leaf = name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
     H5::DataSet ds = parent.createDataSet(leaf, type, space);
@@ -114,24 +122,79 @@ void H5Writer::write_strings(const std::string& name, const std::vector<std::str
   } catch (const H5::Exception& e) {
     fail<Error>("writing strings '{}' to '{}' failed: {}", name, path_, e.getDetailMsg());
   }
+  describe(name, 1, doc);
+}
+
+namespace {
+
+// Runs write(target) on the group or dataset `object` of `file`.
+template <typename F>
+void on_object(H5::H5File& file, const std::string& object, const F& write) {
+  if (object == "/" || file.childObjType(object) == H5O_TYPE_GROUP) {
+    H5::Group group = file.openGroup(object);
+    write(group);
+  } else {
+    H5::DataSet dataset = file.openDataSet(object);
+    write(dataset);
+  }
+}
+
+template <typename T>
+void write_scalar_attribute(H5::H5File& file, const std::string& path, const std::string& key, const T& value,
+                            const H5::DataType& type, const std::string& object) {
+  try {
+    H5::DataSpace scalar(H5S_SCALAR);
+    on_object(file, object, [&](H5::H5Object& target) {
+      if (target.attrExists(key)) target.removeAttr(key);
+      target.createAttribute(key, type, scalar).write(type, &value);
+    });
+  } catch (const H5::Exception& e) {
+    fail<Error>("writing attribute '{}' on '{}' in '{}' failed: {}", key, object, path, e.getDetailMsg());
+  }
+}
+
+}  // namespace
+
+void H5Writer::write_attribute(const std::string& key, double value, const std::string& object) {
+  if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
+  write_scalar_attribute(impl_->file, path_, key, value, H5::PredType::NATIVE_DOUBLE, object);
+}
+
+void H5Writer::write_attribute(const std::string& key, std::int64_t value, const std::string& object) {
+  if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
+  write_scalar_attribute(impl_->file, path_, key, value, H5::PredType::NATIVE_INT64, object);
+}
+
+void H5Writer::describe(const std::string& name, std::size_t rank, const DatasetDoc& doc) {
+  if (doc.axes.size() != rank)
+    fail<Error>("dataset '{}' has {} dimensions but {} axis names", name, rank, doc.axes.size());
+  if (doc.description.empty()) fail<Error>("dataset '{}' has no description", name);
+  try {
+    H5::DataSet ds = impl_->file.openDataSet(name);
+    if (rank > 0) {
+      std::vector<const char*> pointers;
+      for (const auto& a : doc.axes) pointers.push_back(a.c_str());
+      hsize_t n = rank;
+      H5::StrType type = utf8_string_type();
+      ds.createAttribute("axes", type, H5::DataSpace(1, &n)).write(type, pointers.data());
+    }
+  } catch (const H5::Exception& e) {
+    fail<Error>("describing dataset '{}' in '{}' failed: {}", name, path_, e.getDetailMsg());
+  }
+  write_attribute("description", doc.description, name);
+  if (!doc.units.empty()) write_attribute("units", doc.units, name);
+  if (doc.padding) write_attribute("padding", *doc.padding, name);
 }
 
 void H5Writer::write_attribute(const std::string& key, const std::string& value, const std::string& object) {
   if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
   try {
-    H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    H5::StrType type = utf8_string_type();
     H5::DataSpace scalar(H5S_SCALAR);
-    auto write = [&](H5::H5Object& target) {
+    on_object(impl_->file, object, [&](H5::H5Object& target) {
       if (target.attrExists(key)) target.removeAttr(key);
       target.createAttribute(key, type, scalar).write(type, value);
-    };
-    if (object == "/" || impl_->file.childObjType(object) == H5O_TYPE_GROUP) {
-      H5::Group group = impl_->file.openGroup(object);
-      write(group);
-    } else {
-      H5::DataSet dataset = impl_->file.openDataSet(object);
-      write(dataset);
-    }
+    });
   } catch (const H5::Exception& e) {
     fail<Error>("writing attribute '{}' on '{}' in '{}' failed: {}", key, object, path_, e.getDetailMsg());
   }
@@ -139,6 +202,7 @@ void H5Writer::write_attribute(const std::string& key, const std::string& value,
 
 void H5Writer::commit() {
   if (!impl_) fail<Error>("H5Writer for '{}' is already committed", path_);
+  write_attribute("format_version", kResultFormatVersion);
   try {
     impl_->file.flush(H5F_SCOPE_GLOBAL);
     impl_->file.close();

@@ -10,7 +10,7 @@
 
 namespace patchbay {
 
-void H5Writer::write_tensor(const std::string& name, const at::Tensor& tensor) {
+void H5Writer::write_tensor(const std::string& name, const at::Tensor& tensor, const DatasetDoc& doc) {
   if (!is_open()) fail<Error>("H5Writer for '{}' is already committed", path_);
   auto t = tensor.detach().to(at::kCPU).contiguous();
   H5::PredType type = H5::PredType::NATIVE_FLOAT;
@@ -26,9 +26,10 @@ void H5Writer::write_tensor(const std::string& name, const at::Tensor& tensor) {
   } catch (const H5::Exception& e) {
     fail<Error>("writing dataset '{}' to '{}' failed: {}", name, path_, e.getDetailMsg());
   }
+  describe(name, dims.size(), doc);
 }
 
-void H5Writer::append_rows(const std::string& name, const at::Tensor& rows_in) {
+void H5Writer::append_rows(const std::string& name, const at::Tensor& rows_in, const DatasetDoc& doc) {
   if (!is_open()) fail<Error>("H5Writer for '{}' is already committed", path_);
   auto rows = rows_in.detach().to(at::kCPU, at::kFloat).contiguous();
   if (rows.dim() < 1) fail<InputError>("append_rows('{}') needs at least one dimension", name);
@@ -38,7 +39,8 @@ void H5Writer::append_rows(const std::string& name, const at::Tensor& rows_in) {
     auto leaf = name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
     H5::DataSet ds;
     hsize_t offset = 0;
-    if (!parent.nameExists(leaf)) {
+    const bool first_rows = !parent.nameExists(leaf);
+    if (first_rows) {
       std::vector<hsize_t> initial = dims, max = dims, chunk = dims;
       initial[0] = 0;
       max[0] = H5S_UNLIMITED;
@@ -68,6 +70,7 @@ void H5Writer::append_rows(const std::string& name, const at::Tensor& rows_in) {
     file_space.selectHyperslab(H5S_SELECT_SET, dims.data(), start.data());
     H5::DataSpace memory(static_cast<int>(dims.size()), dims.data());
     ds.write(rows.data_ptr(), H5::PredType::NATIVE_FLOAT, memory, file_space);
+    if (first_rows) describe(name, dims.size(), doc);
   } catch (const H5::Exception& e) {
     fail<Error>("appending to dataset '{}' in '{}' failed: {}", name, path_, e.getDetailMsg());
   }

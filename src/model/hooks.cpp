@@ -11,42 +11,43 @@ struct SiteInfo {
   Site site;
   const char* suffix;  // name after "blocks.L." for block sites, the full name for global ones
   bool block;
+  const char* axes;       // the activation's axis names, space-separated (TransformerLens shapes)
   bool optional = false;  // TransformerLens's opt-in points: not in all_hook_points()
 };
 
 // The one table that maps sites to TransformerLens names.
 constexpr std::array<SiteInfo, kNumSites> kSiteTable = {{
-    {Site::Tokens, "hook_tokens", false, true},
-    {Site::Embed, "hook_embed", false},
-    {Site::PosEmbed, "hook_pos_embed", false},
-    {Site::ResidPre, "hook_resid_pre", true},
-    {Site::AttnIn, "hook_attn_in", true, true},
-    {Site::QInput, "hook_q_input", true, true},
-    {Site::KInput, "hook_k_input", true, true},
-    {Site::VInput, "hook_v_input", true, true},
-    {Site::Ln1Scale, "ln1.hook_scale", true},
-    {Site::Ln1Normalized, "ln1.hook_normalized", true},
-    {Site::Q, "attn.hook_q", true},
-    {Site::K, "attn.hook_k", true},
-    {Site::V, "attn.hook_v", true},
-    {Site::RotQ, "attn.hook_rot_q", true},
-    {Site::RotK, "attn.hook_rot_k", true},
-    {Site::AttnScores, "attn.hook_attn_scores", true},
-    {Site::Pattern, "attn.hook_pattern", true},
-    {Site::Z, "attn.hook_z", true},
-    {Site::Result, "attn.hook_result", true},
-    {Site::AttnOut, "hook_attn_out", true},
-    {Site::ResidMid, "hook_resid_mid", true},
-    {Site::MlpIn, "hook_mlp_in", true, true},
-    {Site::Ln2Scale, "ln2.hook_scale", true},
-    {Site::Ln2Normalized, "ln2.hook_normalized", true},
-    {Site::MlpPre, "mlp.hook_pre", true},
-    {Site::MlpPreLinear, "mlp.hook_pre_linear", true},
-    {Site::MlpPost, "mlp.hook_post", true},
-    {Site::MlpOut, "hook_mlp_out", true},
-    {Site::ResidPost, "hook_resid_post", true},
-    {Site::LnFinalScale, "ln_final.hook_scale", false},
-    {Site::LnFinalNormalized, "ln_final.hook_normalized", false},
+    {Site::Tokens, "hook_tokens", false, "batch pos", true},
+    {Site::Embed, "hook_embed", false, "batch pos d_model"},
+    {Site::PosEmbed, "hook_pos_embed", false, "batch pos d_model"},
+    {Site::ResidPre, "hook_resid_pre", true, "batch pos d_model"},
+    {Site::AttnIn, "hook_attn_in", true, "batch pos head d_model", true},
+    {Site::QInput, "hook_q_input", true, "batch pos head d_model", true},
+    {Site::KInput, "hook_k_input", true, "batch pos kv_head d_model", true},
+    {Site::VInput, "hook_v_input", true, "batch pos kv_head d_model", true},
+    {Site::Ln1Scale, "ln1.hook_scale", true, "batch pos one"},
+    {Site::Ln1Normalized, "ln1.hook_normalized", true, "batch pos d_model"},
+    {Site::Q, "attn.hook_q", true, "batch pos head d_head"},
+    {Site::K, "attn.hook_k", true, "batch pos kv_head d_head"},
+    {Site::V, "attn.hook_v", true, "batch pos kv_head d_head"},
+    {Site::RotQ, "attn.hook_rot_q", true, "batch pos head d_head"},
+    {Site::RotK, "attn.hook_rot_k", true, "batch pos kv_head d_head"},
+    {Site::AttnScores, "attn.hook_attn_scores", true, "batch head q_pos k_pos"},
+    {Site::Pattern, "attn.hook_pattern", true, "batch head q_pos k_pos"},
+    {Site::Z, "attn.hook_z", true, "batch pos head d_head"},
+    {Site::Result, "attn.hook_result", true, "batch pos head d_model"},
+    {Site::AttnOut, "hook_attn_out", true, "batch pos d_model"},
+    {Site::ResidMid, "hook_resid_mid", true, "batch pos d_model"},
+    {Site::MlpIn, "hook_mlp_in", true, "batch pos d_model", true},
+    {Site::Ln2Scale, "ln2.hook_scale", true, "batch pos one"},
+    {Site::Ln2Normalized, "ln2.hook_normalized", true, "batch pos d_model"},
+    {Site::MlpPre, "mlp.hook_pre", true, "batch pos d_mlp"},
+    {Site::MlpPreLinear, "mlp.hook_pre_linear", true, "batch pos d_mlp"},
+    {Site::MlpPost, "mlp.hook_post", true, "batch pos d_mlp"},
+    {Site::MlpOut, "hook_mlp_out", true, "batch pos d_model"},
+    {Site::ResidPost, "hook_resid_post", true, "batch pos d_model"},
+    {Site::LnFinalScale, "ln_final.hook_scale", false, "batch pos one"},
+    {Site::LnFinalNormalized, "ln_final.hook_normalized", false, "batch pos d_model"},
 }};
 
 const SiteInfo& info(Site site) { return kSiteTable[static_cast<int>(site)]; }
@@ -54,6 +55,17 @@ const SiteInfo& info(Site site) { return kSiteTable[static_cast<int>(site)]; }
 }  // namespace
 
 bool is_block_site(Site site) { return info(site).block; }
+
+std::vector<std::string> hook_axes(Site site) {
+  std::vector<std::string> out;
+  std::string_view rest = info(site).axes;
+  while (!rest.empty()) {
+    const auto space = rest.find(' ');
+    out.emplace_back(rest.substr(0, space));
+    rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+  }
+  return out;
+}
 bool is_optional_site(Site site) { return info(site).optional; }
 bool is_attention_input_site(Site site) {
   return site == Site::AttnIn || site == Site::QInput || site == Site::KInput || site == Site::VInput;

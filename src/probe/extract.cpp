@@ -90,7 +90,10 @@ std::int64_t stream_activations(const Model& model, const at::Tensor& tokens, co
     auto cache = model.run_with_cache(batch, filters::only(hooks), fo).second;
     for (HookId id : hooks) {
       const auto& act = cache.at(id);  // [n, pos, ...]
-      out.append_rows(to_string(id), act.flatten(0, 1));
+      auto axes = hook_axes(id.site);
+      axes.erase(axes.begin(), axes.begin() + 2);
+      axes.insert(axes.begin(), "token");  // batch and position flattened, prompt-major
+      out.append_rows(to_string(id), act.flatten(0, 1), {axes, "activation at " + to_string(id) + " of every token"});
     }
     written += batch.numel();
     progress.advance(n);

@@ -9,17 +9,17 @@
 namespace patchbay {
 
 void write_probe(H5Writer& out, const std::string& group, const LogisticProbe& p) {
-  out.write_tensor(group + "/W", p.W);
-  out.write_tensor(group + "/b", p.b);
+  out.write_tensor(group + "/W", p.W, {{"feature", "class"}, "weights: logits = features @ W + b (features standardised when mean/std are present)"});
+  out.write_tensor(group + "/b", p.b, {{"class"}, "intercepts"});
   if (p.mean.defined()) {
-    out.write_tensor(group + "/mean", p.mean);
-    out.write_tensor(group + "/std", p.std);
+    out.write_tensor(group + "/mean", p.mean, {{"feature"}, "feature means subtracted before W"});
+    out.write_tensor(group + "/std", p.std, {{"feature"}, "feature scales divided out before W"});
   }
-  out.write_attribute("converged", p.converged ? "true" : "false", group);
-  out.write_attribute("iterations", std::to_string(p.iterations), group);
+  out.write_attribute("converged", p.converged, group);
+  out.write_attribute("iterations", static_cast<std::int64_t>(p.iterations), group);
   out.write_attribute("stop_reason", p.stop_reason, group);
-  out.write_attribute("max_abs_grad", fmt::format("{:.17g}", p.max_abs_grad), group);
-  out.write_attribute("loss", fmt::format("{:.17g}", p.loss), group);
+  out.write_attribute("max_abs_grad", p.max_abs_grad, group);
+  out.write_attribute("loss", p.loss, group);
 }
 
 LogisticProbe read_probe(const H5Reader& in, const std::string& group) {
@@ -36,13 +36,11 @@ LogisticProbe read_probe(const H5Reader& in, const std::string& group) {
       fail<FormatError>("'{}': probe '{}' standardisation does not match its width {}", in.path(), group, p.W.size(0));
   }
   auto number = [&](const char* key) {
-    try {
-      return std::stod(in.attribute(key, group).value_or("0"));
-    } catch (const std::exception&) {
-      fail<FormatError>("'{}': probe attribute '{}' is not a number", in.path(), key);
-    }
+    auto value = in.numeric_attribute(key, group);
+    if (!value) fail<FormatError>("'{}': probe '{}' has no attribute '{}'", in.path(), group, key);
+    return *value;
   };
-  p.converged = in.attribute("converged", group) == std::optional<std::string>("true");
+  p.converged = number("converged") != 0;
   p.iterations = static_cast<int>(number("iterations"));
   p.stop_reason = in.attribute("stop_reason", group).value_or("");
   p.max_abs_grad = number("max_abs_grad");

@@ -77,17 +77,9 @@ std::string effect_heatmap(const H5Reader& in, at::Tensor effect, const std::vec
   return heatmap_svg(rows, heads, labels, title + fmt::format("; top {} heads", heads.size()), "head", "position");
 }
 
-// The axes of a patching group after the pair axis, from its "axes" attribute.
+// The axes of a patching group's effect (its metric's, after the pair axis).
 std::vector<std::string> effect_axes(const H5Reader& in, const std::string& group) {
-  const auto text = in.attribute("axes", group);
-  if (!text) fail<FormatError>("'{}': group '{}' has no 'axes' attribute", in.path(), group);
-  std::vector<std::string> axes;
-  std::size_t start = 0;
-  for (std::size_t end; (end = text->find(',', start)) != std::string::npos; start = end + 1) axes.push_back(text->substr(start, end - start));
-  axes.push_back(text->substr(start));
-  if (axes.empty() || axes.front() != "pair") fail<FormatError>("'{}': '{}' axes '{}' do not start with 'pair'", in.path(), group, *text);
-  axes.erase(axes.begin());
-  return axes;
+  return in.axes(group + "/effect");
 }
 
 void add_patching(html::Document& doc, const H5Reader& in, const std::string& prefix) {
@@ -140,11 +132,8 @@ void add_attribution(html::Document& doc, const H5Reader& in, const std::string&
   const auto axes = effect_axes(in, group);
   const auto effect = read_checked(in, group + "/effect", static_cast<std::int64_t>(axes.size()));
   auto& s = doc.section("Attribution patching");
-  std::string correlation = in.attribute("correlation_with_patching", group).value_or("n/a");
-  try {
-    correlation = fmt::format("{:.3f}", std::stod(correlation));
-  } catch (const std::exception&) {  // not a number: shown as written
-  }
+  const auto r = in.numeric_attribute("correlation_with_patching", group);
+  const std::string correlation = r ? fmt::format("{:.3f}", *r) : "n/a";
   s.paragraph(fmt::format("Attribution patching estimates every patch from one forward and one backward pass (a first-order "
                           "Taylor expansion). Correlation with exact patching of the same components: {}.", correlation));
   s.figure({.name = prefix + "attribution_heads_by_position",

@@ -54,19 +54,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<double> scores, escores;
     for (std::size_t i = 0; i < head.size(); ++i) scores.push_back(in.small() / 7.0);
     for (std::size_t i = 0; i < source.size() + (in.next() % 4 == 0); ++i) escores.push_back(in.small() / 3.0);
-    out.write_strings("graph/nodes/name", names);
-    out.write_strings("graph/nodes/kind", kind);
-    out.write_int64s("graph/nodes/layer", layer);
-    out.write_int64s("graph/nodes/head", head);
-    out.write_int64s("graph/nodes/kept", kept);
-    out.write_doubles("graph/nodes/score", scores);
-    out.write_int64s("graph/edges/source", source);
-    out.write_int64s("graph/edges/target", target);
-    out.write_strings("graph/edges/qkv", qkv);
-    out.write_doubles("graph/edges/score", escores);
-    out.write_int64s("graph/edges/kept", ekept);
-    for (const char* key : {"method", "seed", "readout_layer", "n_heads", "d_model", "provenance"})
-      if (in.next() % 4 != 0) out.write_attribute(key, in.next() % 2 ? std::to_string(in.small()) : in.word(), "graph");
+    const patchbay::DatasetDoc doc{{"row"}, "fuzzed column"};
+    out.write_strings("graph/nodes/name", names, doc);
+    out.write_strings("graph/nodes/kind", kind, doc);
+    out.write_int64s("graph/nodes/layer", layer, doc);
+    out.write_int64s("graph/nodes/head", head, doc);
+    out.write_int64s("graph/nodes/kept", kept, doc);
+    out.write_doubles("graph/nodes/score", scores, doc);
+    out.write_int64s("graph/edges/source", source, doc);
+    out.write_int64s("graph/edges/target", target, doc);
+    out.write_strings("graph/edges/qkv", qkv, doc);
+    out.write_doubles("graph/edges/score", escores, doc);
+    out.write_int64s("graph/edges/kept", ekept, doc);
+    for (const char* key : {"method", "provenance"})
+      if (in.next() % 4 != 0) out.write_attribute(key, in.word(), "graph");
+    // Numbers as numbers mostly (the reader's success path), sometimes as text (refused).
+    for (const char* key : {"seed", "readout_layer", "model_layers", "n_heads", "n_kv_heads", "d_model"}) {
+      const auto choice = in.next() % 4;
+      if (choice == 0) continue;
+      if (choice == 1) out.write_attribute(key, in.word(), "graph");
+      else out.write_attribute(key, static_cast<std::int64_t>(in.small()) * (choice == 3 ? 1000003 : 1), "graph");
+    }
     out.commit();
   }
   try {

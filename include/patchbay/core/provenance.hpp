@@ -2,6 +2,7 @@
 // What every result file records so a result can be traced back to what produced it.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -10,8 +11,13 @@ namespace patchbay {
 class Model;
 
 // {library_version, git_commit, model, model_architecture, model_file, model_sha256, created_utc,
-//  threads}. Hashing the weights file is memoised per path.
-nlohmann::json provenance(const Model& model);
+//  threads, command_line, inputs}. Hashing the weights file is memoised per path.
+// command_line: the process's arguments (from /proc/self/cmdline, so drivers record theirs too).
+// inputs: [{"path", "sha256"}] of every result file the result was made from.
+nlohmann::json provenance(const Model& model, const std::vector<std::string>& input_files = {});
+
+// SHA-256 of a file's contents (hex), for recording and checking the inputs of a result.
+std::string file_sha256(const std::string& path);
 
 // 64-bit FNV-1a, for fingerprints of datasets (not for security).
 class Fingerprint {

@@ -36,6 +36,11 @@ class H5Reader {
   // A 1-D dataset of strings (variable or fixed length).
   std::vector<std::string> read_strings(const std::string& name, std::int64_t max_count = 1 << 24) const;
   std::optional<std::string> attribute(const std::string& key, const std::string& object = "/") const;
+  // The `axes` attribute of a dataset (one name per dimension); FormatError when it is missing
+  // or does not match the dataset's rank.
+  std::vector<std::string> axes(const std::string& dataset) const;
+  // A numeric (integer or floating-point) scalar attribute; FormatError when it is of another type.
+  std::optional<double> numeric_attribute(const std::string& key, const std::string& object = "/") const;
 
  private:
   struct Impl;

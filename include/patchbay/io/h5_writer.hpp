@@ -5,6 +5,7 @@
 // holds a half-written result. This is the only code that writes through the HDF5 API.
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,20 @@ class H5File;
 }
 
 namespace patchbay {
+
+// The version of the result-file layout documented in docs/FORMAT.md; every file's root
+// carries it as the integer attribute `format_version`.
+inline constexpr std::int64_t kResultFormatVersion = 2;
+
+// What a dataset holds, written beside it as attributes so any HDF5 reader can tell:
+// `axes` (one name per dimension, the names docs/FORMAT.md and the report use),
+// `description`, and when set `units` and `padding` (the value that fills unused cells).
+struct DatasetDoc {
+  std::vector<std::string> axes;  // empty for a scalar
+  std::string description;
+  std::string units = {};
+  std::optional<double> padding = {};
+};
 
 // A file written beside a result: "dir/run.h5" + "_key_plot.svg" -> "dir/run_key_plot.svg".
 std::string companion_path(const std::string& result_path, const std::string& suffix);
@@ -27,22 +42,40 @@ class H5Writer {
   H5Writer(const H5Writer&) = delete;
   H5Writer& operator=(const H5Writer&) = delete;
 
+  // Every dataset is written with its DatasetDoc; throws Error when the axis names do not
+  // match the data's rank or the description is empty, so no file holds an unexplained dataset.
+
   // Writes a float32 (or int64) tensor as a dataset; `name` may contain '/' to make groups.
   // A 0-dim tensor becomes a scalar dataset.
-  void write_tensor(const std::string& name, const at::Tensor& tensor);
+  void write_tensor(const std::string& name, const at::Tensor& tensor, const DatasetDoc& doc);
   // Appends rows (along the first axis) to a chunked, extendible float32 dataset, creating it
   // on the first call; later calls must match the other dimensions. Memory stays bounded by
   // one call's rows, whatever the dataset grows to.
-  void append_rows(const std::string& name, const at::Tensor& rows);
+  void append_rows(const std::string& name, const at::Tensor& rows, const DatasetDoc& doc);
   // 1-D numeric datasets from plain vectors (int64, float64).
-  void write_int64s(const std::string& name, const std::vector<std::int64_t>& values);
-  void write_doubles(const std::string& name, const std::vector<double>& values);
-  // A 1-D dataset of variable-length strings.
-  void write_strings(const std::string& name, const std::vector<std::string>& values);
-  // String attribute on the root group (or on an existing object named by `object`).
+  void write_int64s(const std::string& name, const std::vector<std::int64_t>& values, const DatasetDoc& doc);
+  void write_doubles(const std::string& name, const std::vector<double>& values, const DatasetDoc& doc);
+  // A 1-D dataset of variable-length UTF-8 strings.
+  void write_strings(const std::string& name, const std::vector<std::string>& values, const DatasetDoc& doc);
+  // Attributes on the root group (or on an existing object named by `object`): UTF-8 text,
+  // or numbers at full precision (int64, float64; a bool as int64 0/1).
   void write_attribute(const std::string& key, const std::string& value, const std::string& object = "/");
+  void write_attribute(const std::string& key, const char* value, const std::string& object = "/") {
+    write_attribute(key, std::string(value), object);
+  }
+  void write_attribute(const std::string& key, double value, const std::string& object = "/");
+  void write_attribute(const std::string& key, std::int64_t value, const std::string& object = "/");
+  void write_attribute(const std::string& key, int value, const std::string& object = "/") {
+    write_attribute(key, static_cast<std::int64_t>(value), object);
+  }
+  void write_attribute(const std::string& key, std::uint64_t value, const std::string& object = "/") {
+    write_attribute(key, static_cast<std::int64_t>(value), object);
+  }
+  void write_attribute(const std::string& key, bool value, const std::string& object = "/") {
+    write_attribute(key, static_cast<std::int64_t>(value), object);
+  }
 
-  // Closes the file and renames it onto the final path.
+  // Closes the file and renames it onto the final path (writing `format_version` first).
   void commit();
 
   const std::string& path() const { return path_; }
@@ -52,6 +85,8 @@ class H5Writer {
  private:
   struct Impl;
   friend H5::H5File& h5_file(H5Writer& w);
+  // Writes doc's attributes on the dataset `name` after checking it against the data's rank.
+  void describe(const std::string& name, std::size_t rank, const DatasetDoc& doc);
   std::string path_;
   std::string temp_path_;
   bool overwrite_;

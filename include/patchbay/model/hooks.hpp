@@ -51,6 +51,9 @@ enum class Site : int {
 inline constexpr int kNumSites = static_cast<int>(Site::LnFinalNormalized) + 1;
 
 bool is_block_site(Site site);
+// Axis names of a site's activation, as in the Site comments ("batch", "pos", "d_model", ...;
+// "one" for the norms' size-1 scale axis).
+std::vector<std::string> hook_axes(Site site);
 // TransformerLens's opt-in hook points (see Site).
 bool is_optional_site(Site site);
 // The split q/k/v input sites (hook_attn_in, hook_q_input, hook_k_input, hook_v_input).
