@@ -11,6 +11,8 @@ packages=(
   libhdf5-dev nlohmann-json3-dev libcli11-dev libbenchmark-dev libicu-dev
   # tests: XML parsing of reports, PNG decoding of browser screenshots
   libxml2-dev libpng-dev
+  # tests: a result file read by an independent HDF5 reader, with only the names docs/FORMAT.md gives
+  python3 python3-h5py
   # data: the word list for the word-index experiment
   wamerican
 )

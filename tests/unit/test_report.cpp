@@ -174,6 +174,13 @@ TEST_CASE("the report of a word-index run and its circuit is well-formed and eve
   CHECK(std::filesystem::exists(dir / "circuit_report.html"));
   CHECK(std::filesystem::exists(dir / "circuit_graph.svg"));
 
+  // The files explain themselves to an independent reader (h5py), by the names in docs/FORMAT.md.
+  auto h5py = test::run_command(std::string(PATCHBAY_PYTHON) + " " + PATCHBAY_SOURCE_DIR + "/tests/python/check_result_files.py '" +
+                                results->word_index + "' '" + results->circuit + "'");
+  INFO(h5py.out << h5py.err);
+  CHECK(h5py.exit_code == 0);
+  CHECK_THAT(h5py.out, Catch::Contains("h5py checks: 0 failed"));
+
   // Both files in one page, through the command line.
   std::filesystem::create_directory(dir / "figures");
   auto cli = test::run_cli("report '" + results->word_index + "' '" + results->circuit + "' --out '" + (dir / "both.html") +
