@@ -6,8 +6,6 @@
 
 namespace patchbay {
 
-std::string head_name(int layer, std::int64_t head) { return fmt::format("a{}.h{}", layer, head); }
-std::string mlp_name(int layer) { return fmt::format("m{}", layer); }
 
 std::int64_t DirectAttribution::index(const std::string& component) const {
   for (std::size_t i = 0; i < components.size(); ++i)

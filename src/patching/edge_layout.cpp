@@ -1,23 +1,15 @@
 #include "patchbay/patching/edge_layout.hpp"
 
-#include <ATen/ATen.h>
+// No ATen op headers here: the fuzz build (clang) compiles this file with the graph reader.
 #include <fmt/format.h>
-
-#include "patchbay/analysis/direct.hpp"
 
 namespace patchbay {
 
+std::string head_name(int layer, std::int64_t head) { return fmt::format("a{}.h{}", layer, head); }
+std::string mlp_name(int layer) { return fmt::format("m{}", layer); }
+
 bool EdgeLayout::upstream(const EdgeSender& s, const EdgeReceiver& r) {
   return s.layer < r.layer || (s.layer == r.layer && !s.mlp && r.side == ReceiverSide::MlpInput);
-}
-
-at::Tensor EdgeLayout::valid() const {
-  const auto S = static_cast<std::int64_t>(senders.size()), R = static_cast<std::int64_t>(receivers.size());
-  auto out = at::zeros({S, R}, at::kBool);
-  auto* data = out.data_ptr<bool>();
-  for (std::int64_t s = 0; s < S; ++s)
-    for (std::int64_t r = 0; r < R; ++r) data[s * R + r] = upstream(senders[s], receivers[r]);
-  return out;
 }
 
 std::vector<std::string> EdgeLayout::sender_names() const {

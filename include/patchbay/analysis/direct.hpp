@@ -12,6 +12,7 @@
 
 #include "patchbay/model/model.hpp"
 #include "patchbay/patching/metric.hpp"
+#include "patchbay/patching/edge_layout.hpp"
 
 namespace patchbay {
 
@@ -30,8 +31,6 @@ struct DirectAttribution {
 DirectAttribution direct_attribution(const Model& model, const at::Tensor& tokens, std::int64_t target,
                                      const ProbeLogitDiff& metric);
 
-// Component names shared by attribution, patching summaries and the circuit graph.
-std::string head_name(int layer, std::int64_t head);  // "a3.h5"
-std::string mlp_name(int layer);                       // "m2"
+// Component names (head_name, mlp_name) come from the edge layout.
 
 }  // namespace patchbay

@@ -12,6 +12,10 @@
 
 namespace patchbay {
 
+// Component names shared by attribution, patching summaries and the circuit graph.
+std::string head_name(int layer, std::int64_t head);  // "a3.h5"
+std::string mlp_name(int layer);                       // "m2"
+
 // Which input of a receiver an edge enters.
 enum class ReceiverSide { Query, Key, Value, MlpInput, Readout };
 
