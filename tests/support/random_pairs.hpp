@@ -51,4 +51,10 @@ inline std::vector<Model> both_families(std::uint64_t seed) {
   out.push_back(random_model(llama_like_config(3, 32, 4, 2, 40, 61, 16), seed + 1));
   return out;
 }
+
+// Uniform random token ids [batch, pos] in [0, vocab), deterministic in `seed`.
+inline at::Tensor random_tokens(std::int64_t batch, std::int64_t pos, std::int64_t vocab, std::uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return at::randint(vocab, {batch, pos}, gen, at::kLong);
+}
 }  // namespace patchbay::test

@@ -3,9 +3,11 @@
 
 #include <ATen/ATen.h>
 
+#include "../support/random_pairs.hpp"
 #include "patchbay/model/random_model.hpp"
 
 using namespace patchbay;
+using test::random_tokens;
 
 namespace {
 std::vector<Model> both_families() {
@@ -13,10 +15,6 @@ std::vector<Model> both_families() {
   models.push_back(random_model(gpt2_like_config(3, 32, 4, 97, 24), 1));
   models.push_back(random_model(llama_like_config(3, 32, 4, 2, 40, 97, 24), 2));  // grouped-query attention
   return models;
-}
-at::Tensor random_tokens(std::int64_t batch, std::int64_t pos, std::int64_t vocab, std::uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return at::randint(vocab, {batch, pos}, gen, at::kLong);
 }
 }  // namespace
 

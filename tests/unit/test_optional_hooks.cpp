@@ -4,21 +4,14 @@
 
 #include <ATen/ATen.h>
 
+#include "../support/random_pairs.hpp"
 #include "patchbay/model/random_model.hpp"
 
 using namespace patchbay;
+using test::random_tokens;
 
 namespace {
-std::vector<Model> both_families() {
-  std::vector<Model> models;
-  models.push_back(random_model(gpt2_like_config(3, 32, 4, 97, 24), 11));
-  models.push_back(random_model(llama_like_config(3, 32, 4, 2, 40, 97, 24), 12));  // grouped-query attention
-  return models;
-}
-at::Tensor random_tokens(std::int64_t batch, std::int64_t pos, std::int64_t vocab, std::uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return at::randint(vocab, {batch, pos}, gen, at::kLong);
-}
+std::vector<Model> both_families() { return test::both_families(11); }  // the Llama one has grouped-query attention
 std::vector<HookId> optional_points(const ModelConfig& c) {
   std::vector<HookId> out;
   for (HookId id : every_hook_point(c))
