@@ -129,6 +129,7 @@ WordIndexResults run_word_index_experiment(const Model& model, const WordIndexEx
                                                          extract_features(model, ds.val, layers, o.extract)}
                                     : load_or_extract_features(features_file, model, ds, layers, o.extract);
   r.extract_seconds = seconds_since(t0);
+  if (!o.activations_cache.empty()) r.input_files.push_back(o.activations_cache);
 
   t0 = std::chrono::steady_clock::now();
   const auto y_train = labels_of(ds.train), y_val = labels_of(ds.val);
@@ -207,7 +208,7 @@ nlohmann::json WordIndexResults::summary(const Model& model) const {
   const auto& o = dataset.options;
   return {{"experiment", "word_index"},
           {"model", model.config().name},
-          {"provenance", provenance(model)},
+          {"provenance", provenance(model, input_files)},
           {"dataset",
            {{"scheme", to_string(o.scheme)},
             {"source", to_string(o.source)},

@@ -6,6 +6,7 @@
 
 #include "../support/cli.hpp"
 #include "../support/paths.hpp"
+#include "patchbay/core/provenance.hpp"
 #include "patchbay/experiments/word_index.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/safetensors_writer.hpp"
@@ -109,6 +110,12 @@ TEST_CASE("an activation cache is reused when it matches and refused when it doe
   REQUIRE(test::have(o.activations_cache));
   auto reused = run_word_index_experiment(model, o);
   CHECK(reused.layer(3).val.accuracy == first.layer(3).val.accuracy);
+  // The cache is an input of the result: its path and contents' SHA-256 are in the provenance.
+  const auto inputs = reused.summary(model)["provenance"]["inputs"];
+  REQUIRE(inputs.size() == 1);
+  CHECK(inputs[0]["path"] == o.activations_cache);
+  CHECK(inputs[0]["sha256"] == file_sha256(o.activations_cache));
+  CHECK(inputs[0]["sha256"].get<std::string>().size() == 64);
   o.data.seed = 5;  // another dataset
   CHECK_THROWS_WITH(run_word_index_experiment(model, o), Catch::Contains("was made for another dataset"));
 }

@@ -48,6 +48,7 @@ struct WordIndexResults {
   int main_layer = 0;
   std::optional<int> earliest_working_layer;
   double extract_seconds = 0, train_seconds = 0;
+  std::vector<std::string> input_files;  // result files the run read (a reused activation cache): provenance.inputs
 
   const LayerProbeResult& layer(int l) const;
   bool all_converged() const;
