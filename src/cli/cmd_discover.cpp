@@ -32,7 +32,7 @@ void add_discover_command(CLI::App& app, const GlobalOptions& global, Runner& se
     int pairs = 32, ig_steps = 5;
     std::size_t top = 20;
     std::uint64_t seed = 0;
-    bool json = false, force = false;
+    bool json = false, force = false, resume = false;
   };
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("discover", "find the circuit behind a word-index probe");
@@ -48,6 +48,7 @@ void add_discover_command(CLI::App& app, const GlobalOptions& global, Runner& se
   cmd->add_option("--seed", o->seed, "seed for the pairs");
   cmd->add_option("--out", o->out, "result file (default results/counting/MODEL_METHOD_seedS.h5)");
   cmd->add_flag("--force", o->force, "overwrite an existing result file");
+  cmd->add_flag("--resume", o->resume, "continue an interrupted run from its checkpoint (same probe contents and options)");
   cmd->add_flag("--json", o->json, "print the summary as JSON on stdout");
   cmd->callback([&selected, &global, o] {
     selected = [&global, o] {
@@ -69,8 +70,14 @@ void add_discover_command(CLI::App& app, const GlobalOptions& global, Runner& se
         out = fmt::format("results/counting/{}_{}_seed{}.h5", model.config().name, o->method, o->seed);
       }
       if (std::filesystem::exists(out) && !o->force) fail<InputError>("'{}' already exists; pass --force to overwrite it", out);
+      // Completed stages go to a checkpoint beside the result; it is removed once the result is complete.
+      const std::filesystem::path out_path(out);
+      x.checkpoint_dir = (out_path.parent_path() / ("." + out_path.filename().string() + ".checkpoint")).string();
+      if (std::filesystem::exists(x.checkpoint_dir) && !o->resume)
+        fail<InputError>("an interrupted run left a checkpoint at '{}'; pass --resume to continue it, or delete it", x.checkpoint_dir);
       auto results = run_counting_circuit(model, probe, x);
       auto paths = write_counting_circuit(out, o->force, model, probe, x, results);
+      std::filesystem::remove_all(x.checkpoint_dir);
       auto summary = results.summary();
       summary["outputs"] = paths;
       if (o->json) {

@@ -1,12 +1,14 @@
 #include "patchbay/experiments/counting_circuit.hpp"
 
 #include <cmath>
+#include <optional>
 
 #include <ATen/ATen.h>
 #include <fmt/ranges.h>
 
 #include "patchbay/core/error.hpp"
 #include "patchbay/core/provenance.hpp"
+#include "patchbay/experiments/discover_checkpoint.hpp"
 #include "patchbay/experiments/word_index.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/patching/path.hpp"
@@ -27,6 +29,15 @@ const char* to_string(EdgeMethod m) {
     case EdgeMethod::EapIg: return "eap-ig";
   }
   return "?";
+}
+
+nlohmann::json counting_circuit_config(const CountingCircuitOptions& o, const ProbeSource& probe) {
+  return {{"clean_split", o.pairs.clean_split}, {"corrupted_split", o.pairs.corrupted_split},
+          {"pairs", o.pairs.n_pairs},           {"prefix", o.pairs.prefix},
+          {"bos", o.pairs.bos},                 {"seed", o.pairs.seed},
+          {"dictionary", o.pairs.dictionary},   {"method", to_string(o.method)},
+          {"ig_steps", o.ig_steps},             {"top_edges", o.top_edges},
+          {"probe", probe.path},                {"probe_layer", probe.layer}};
 }
 
 PairOptions pair_options_for(const ProbeSource& probe) {
@@ -94,9 +105,17 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
                                     PatchSweep::heads_by_position(),     PatchSweep::head_site(Site::Q),
                                     PatchSweep::head_site(Site::K),      PatchSweep::head_site(Site::V),
                                     PatchSweep::head_site(Site::Pattern)};
+  std::optional<DiscoverCheckpoint> checkpoint;
+  if (!o.checkpoint_dir.empty()) checkpoint.emplace(o.checkpoint_dir, source.path, counting_circuit_config(o, source));
   for (const auto& sweep : sweeps)
-    for (auto direction : {PatchDirection::CleanIntoCorrupted, PatchDirection::CorruptedIntoClean})
+    for (auto direction : {PatchDirection::CleanIntoCorrupted, PatchDirection::CorruptedIntoClean}) {
+      if (auto done = checkpoint ? checkpoint->patch_result(sweep, direction) : std::nullopt) {
+        r.patching.push_back(std::move(*done));
+        continue;
+      }
       r.patching.push_back(patch_sweep(model, r.pairs, metric, sweep, direction));
+      if (checkpoint) checkpoint->save(r.patching.back());
+    }
 
   r.attribution = attribution_patch(model, r.pairs, metric, PatchSweep::heads_by_position(), PatchDirection::CleanIntoCorrupted);
   r.attribution_correlation = correlation(r.attribution.effect(), r.patching[8].effect());  // heads by position, denoising
@@ -137,11 +156,16 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
                                 c.arch == Architecture::Llama);
   r.direction_ablation = ablate_probe_directions(model, source.probe, source.layer, text, DirectionAblationKind::Project, o.pairs.seed);
 
-  switch (o.method) {
-    case EdgeMethod::Eap: r.edges = edge_attribution(model, r.pairs, metric, PatchDirection::CleanIntoCorrupted, 0); break;
-    case EdgeMethod::EapIg: r.edges = edge_attribution(model, r.pairs, metric, PatchDirection::CleanIntoCorrupted, o.ig_steps); break;
-    case EdgeMethod::Patch:
-    case EdgeMethod::Path: r.edges = path_patch(model, r.pairs, metric, PatchDirection::CleanIntoCorrupted); break;
+  if (auto done = checkpoint ? checkpoint->edges() : std::nullopt) {
+    r.edges = std::move(*done);
+  } else {
+    switch (o.method) {
+      case EdgeMethod::Eap: r.edges = edge_attribution(model, r.pairs, metric, PatchDirection::CleanIntoCorrupted, 0); break;
+      case EdgeMethod::EapIg: r.edges = edge_attribution(model, r.pairs, metric, PatchDirection::CleanIntoCorrupted, o.ig_steps); break;
+      case EdgeMethod::Patch:
+      case EdgeMethod::Path: r.edges = path_patch(model, r.pairs, metric, PatchDirection::CleanIntoCorrupted); break;
+    }
+    if (checkpoint) checkpoint->save(r.edges);
   }
   GraphInfo info;
   info.method = r.edges.method;

@@ -31,18 +31,7 @@ std::vector<std::string> write_counting_circuit(const std::string& path, bool ov
   H5Writer out(path, overwrite);
   out.write_attribute("kind", "counting_circuit");
   out.write_attribute("provenance", provenance(model, {probe.path}).dump());
-  out.write_attribute("config", nlohmann::json{{"clean_split", o.pairs.clean_split},
-                                               {"corrupted_split", o.pairs.corrupted_split},
-                                               {"pairs", o.pairs.n_pairs},
-                                               {"prefix", o.pairs.prefix},
-                                               {"bos", o.pairs.bos},
-                                               {"seed", o.pairs.seed},
-                                               {"method", to_string(o.method)},
-                                               {"ig_steps", o.ig_steps},
-                                               {"top_edges", o.top_edges},
-                                               {"probe", probe.path},
-                                               {"probe_layer", probe.layer}}
-                                        .dump());
+  out.write_attribute("config", counting_circuit_config(o, probe).dump());
   out.write_attribute("summary", r.summary().dump());
   out.write_attribute("model", c.name);
   out.write_attribute("seed", o.pairs.seed);

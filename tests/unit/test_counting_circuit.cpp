@@ -3,9 +3,13 @@
 
 #include <ATen/ATen.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "../support/cli.hpp"
 #include "../support/paths.hpp"
 #include "patchbay/experiments/counting_circuit.hpp"
+#include "patchbay/experiments/discover_checkpoint.hpp"
 #include "patchbay/experiments/word_index.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/model/load.hpp"
@@ -34,8 +38,33 @@ TEST_CASE("the counting-circuit study runs end to end on stories260K and records
   CHECK(o.pairs.clean_split == std::vector<int>{4, 2});
   o.head_score_prompts = 8;
   o.top_edges = 10;
+  o.checkpoint_dir = dir / "checkpoint";
   auto r = run_counting_circuit(model, probe, o);
   CHECK(r.patching.size() == 18);
+  {
+    // A resumed run reads every checkpointed stage back: the same numbers, bit for bit.
+    auto resumed = run_counting_circuit(model, probe, o);
+    for (std::size_t i = 0; i < r.patching.size(); ++i) {
+      CHECK(at::equal(resumed.patching[i].metric, r.patching[i].metric));
+      CHECK(at::equal(resumed.patching[i].clean, r.patching[i].clean));
+      CHECK(resumed.patching[i].axes == r.patching[i].axes);
+    }
+    CHECK(at::equal(resumed.edges.scores, r.edges.scores));
+    CHECK(resumed.edges.receivers == r.edges.receivers);
+    CHECK(resumed.graph.kept_components() == r.graph.kept_components());
+    // Other options, or a probe file whose contents changed, cannot resume it.
+    auto other = o;
+    other.pairs.seed = 9;
+    CHECK_THROWS_WITH(run_counting_circuit(model, probe, other), Catch::Contains("other options"));
+    std::filesystem::copy_file(dir / "probe.h5", dir / "probe_copy.h5");
+    auto copy = probe;
+    copy.path = dir / "probe_copy.h5";
+    o.checkpoint_dir = dir / "checkpoint_copy";
+    (void)DiscoverCheckpoint(o.checkpoint_dir, copy.path, counting_circuit_config(o, copy));
+    std::ofstream(copy.path, std::ios::app) << "retrained";
+    CHECK_THROWS_WITH(run_counting_circuit(model, copy, o), Catch::Contains("probe_copy.h5") && Catch::Contains("changed since the checkpoint"));
+    o.checkpoint_dir.clear();
+  }
   CHECK(r.graph.kept_edges() == 10);
   CHECK(r.faithfulness.back().faithfulness == Approx(1.0).margin(1e-3));  // nothing ablated
   auto paths = write_counting_circuit(dir / "cc.h5", false, model, probe, o, r);
@@ -57,6 +86,12 @@ TEST_CASE("the counting-circuit study runs end to end on stories260K and records
   REQUIRE(cli.exit_code == 0);
   auto j = nlohmann::json::parse(cli.out);
   CHECK(j["method"] == "path");
+  CHECK_FALSE(std::filesystem::exists(dir / ".cli.h5.checkpoint"));  // removed once the result is complete
+  std::filesystem::create_directory(dir / ".stale.h5.checkpoint");
+  auto stale = test::run_cli("discover --model '" + test::models("stories260K") + "' --probe '" + (dir / "probe.h5") +
+                             "' --pairs 2 --out '" + (dir / "stale.h5") + "'");
+  CHECK(stale.exit_code == 1);
+  CHECK_THAT(stale.err, Catch::Contains("pass --resume to continue it"));
   CHECK(j["faithfulness"].is_array());
   auto inspect = test::run_cli("inspect '" + (dir / "cli.h5") + "' --json");
   CHECK(nlohmann::json::parse(inspect.out)["graph"]["method"] == "path");

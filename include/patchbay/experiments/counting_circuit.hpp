@@ -45,7 +45,13 @@ struct CountingCircuitOptions {
   AblationOptions mean_ablation{.kind = AblationKind::Mean};
   int head_score_prompts = 64;
   int attention_example_heads = 4;
+  // Completed patching sweeps and edge scores are kept here and read back by a later run with
+  // the same probe contents and options (DiscoverCheckpoint). Empty: no checkpoints.
+  std::string checkpoint_dir;
 };
+
+// The options that decide a run's results, as recorded in its file's `config` and checkpoint.
+nlohmann::json counting_circuit_config(const CountingCircuitOptions& options, const ProbeSource& probe);
 
 // Default splits for a probe trained on words of `lengths` tokens: the original 3|1 vs 1|2|1
 // when one-token words are in its distribution, otherwise 2m|m vs m|m|m for the shortest m.
