@@ -8,7 +8,7 @@
 #include "args.hpp"
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
-#include "patchbay/core/provenance.hpp"
+#include "patchbay/experiments/provenance.hpp"
 #include "patchbay/core/runtime.hpp"
 #include "patchbay/io/h5_writer.hpp"
 #include "patchbay/model/load.hpp"

@@ -15,7 +15,14 @@
 
 namespace patchbay::cli {
 
-std::string resolve_model_dir(const std::string& flag) { return flag.empty() ? default_model_dir() : flag; }
+std::string resolve_model_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  try {
+    return default_model_dir();
+  } catch (const InputError& e) {  // the library says what is missing; the command line, which flag supplies it
+    fail<InputError>("{}; or pass --model DIR", e.what());
+  }
+}
 
 }  // namespace patchbay::cli
 

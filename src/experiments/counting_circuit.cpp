@@ -1,3 +1,4 @@
+#include "patchbay/graph/faithfulness.hpp"
 #include "patchbay/experiments/counting_circuit.hpp"
 
 #include <cmath>
@@ -7,7 +8,7 @@
 #include <fmt/ranges.h>
 
 #include "patchbay/core/error.hpp"
-#include "patchbay/core/provenance.hpp"
+#include "patchbay/experiments/provenance.hpp"
 #include "patchbay/experiments/discover_checkpoint.hpp"
 #include "patchbay/experiments/word_index.hpp"
 #include "patchbay/io/h5_reader.hpp"

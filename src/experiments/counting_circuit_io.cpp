@@ -16,7 +16,7 @@
 #include <ATen/ATen.h>
 #include <fmt/ranges.h>
 
-#include "patchbay/core/provenance.hpp"
+#include "patchbay/experiments/provenance.hpp"
 #include "patchbay/experiments/counting_circuit.hpp"
 #include "patchbay/io/h5_writer.hpp"
 #include "patchbay/report/figures.hpp"
@@ -122,7 +122,7 @@ std::vector<std::string> write_counting_circuit(const std::string& path, bool ov
   auto written = write_report(build_report({path}), companion_path(path, "_report.html"), companion_path(path, "_"));
   written.insert(written.begin(), path);
   const auto dot_path = companion_path(path, "_graph.dot");
-  svg::write_file_atomic(dot_path, r.graph.to_dot());
+  write_file_atomic(dot_path, r.graph.to_dot());
   written.push_back(dot_path);
   // GraphViz's own layout too, when `dot` is installed (the report uses the built-in one).
   if (render_dot(r.graph.to_dot(), companion_path(path, "_graph_dot.svg"))) written.push_back(companion_path(path, "_graph_dot.svg"));

@@ -5,11 +5,11 @@
 #include <ATen/ATen.h>
 
 #include "patchbay/core/error.hpp"
-#include "patchbay/core/provenance.hpp"
+#include "patchbay/experiments/provenance.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
 #include "patchbay/io/mapped_file.hpp"
-#include "patchbay/report/svg.hpp"
+#include "patchbay/io/atomic_file.hpp"
 
 namespace patchbay {
 namespace fs = std::filesystem;
@@ -20,7 +20,7 @@ DiscoverCheckpoint::DiscoverCheckpoint(std::string dir, const std::string& probe
   const auto manifest_path = (fs::path(dir_) / "manifest.json").string();
   if (!fs::exists(manifest_path)) {
     fs::create_directories(dir_);
-    svg::write_file_atomic(manifest_path, manifest.dump(2));
+    write_file_atomic(manifest_path, manifest.dump(2));
     return;
   }
   nlohmann::json before;

@@ -8,7 +8,7 @@
 
 #include "patchbay/core/error.hpp"
 #include "patchbay/core/progress.hpp"
-#include "patchbay/core/provenance.hpp"
+#include "patchbay/experiments/provenance.hpp"
 #include "patchbay/core/rng.hpp"
 #include "word_index_cache.hpp"
 #include "patchbay/io/h5_reader.hpp"

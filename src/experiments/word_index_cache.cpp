@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "patchbay/core/error.hpp"
-#include "patchbay/core/provenance.hpp"
+#include "patchbay/experiments/provenance.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
 

@@ -11,7 +11,7 @@
 #include <ATen/ATen.h>
 
 #include "patchbay/core/error.hpp"
-#include "patchbay/core/provenance.hpp"
+#include "patchbay/experiments/provenance.hpp"
 #include "patchbay/experiments/word_index.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"

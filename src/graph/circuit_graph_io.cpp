@@ -8,7 +8,7 @@
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
 #include "patchbay/patching/edge_layout.hpp"
-#include "patchbay/report/svg.hpp"
+#include "patchbay/core/text.hpp"
 
 namespace patchbay {
 namespace {
@@ -210,21 +210,21 @@ std::string CircuitGraph::to_graphml() const {
       {"sink", "readout"},        {"provenance", info_.provenance.dump()}};
   for (const auto& [key, value] : graph_data)
     out += fmt::format("  <key id=\"g_{0}\" for=\"graph\" attr.name=\"{0}\" attr.type=\"string\"/>\n", key);
-  out += fmt::format("  <graph id=\"{}\" edgedefault=\"directed\">\n", svg::escape(info_.method.empty() ? "circuit" : info_.method));
-  for (const auto& [key, value] : graph_data) out += fmt::format("    <data key=\"g_{}\">{}</data>\n", key, svg::escape(value));
+  out += fmt::format("  <graph id=\"{}\" edgedefault=\"directed\">\n", escape_xml(info_.method.empty() ? "circuit" : info_.method));
+  for (const auto& [key, value] : graph_data) out += fmt::format("    <data key=\"g_{}\">{}</data>\n", key, escape_xml(value));
   for (auto v : boost::make_iterator_range(boost::vertices(g_))) {
     const auto& n = g_[v];
     out += fmt::format(
         "    <node id=\"{}\"><data key=\"kind\">{}</data><data key=\"layer\">{}</data><data key=\"head\">{}</data>"
         "<data key=\"nscore\">{:.9g}</data><data key=\"nkept\">{}</data></node>\n",
-        svg::escape(n.name), to_string(n.kind), n.layer, n.head, n.score, n.kept ? "true" : "false");
+        escape_xml(n.name), to_string(n.kind), n.layer, n.head, n.score, n.kept ? "true" : "false");
   }
   std::size_t i = 0;
   for (auto e : boost::make_iterator_range(boost::edges(g_))) {
     out += fmt::format(
         "    <edge id=\"e{}\" source=\"{}\" target=\"{}\"><data key=\"escore\">{:.9g}</data><data key=\"qkv\">{}</data>"
         "<data key=\"ekept\">{}</data></edge>\n",
-        i++, svg::escape(g_[boost::source(e, g_)].name), svg::escape(g_[boost::target(e, g_)].name), g_[e].score,
+        i++, escape_xml(g_[boost::source(e, g_)].name), escape_xml(g_[boost::target(e, g_)].name), g_[e].score,
         g_[e].qkv, g_[e].kept ? "true" : "false");
   }
   return out + "  </graph>\n</graphml>\n";

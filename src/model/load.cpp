@@ -1,9 +1,12 @@
 #include "patchbay/model/load.hpp"
 
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <string_view>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/version.hpp"
 #include "patchbay/tokenizer/gpt2_bpe.hpp"
 #include "patchbay/tokenizer/llama2c.hpp"
 
@@ -38,9 +41,22 @@ Model load_model(const std::string& dir, const at::Device& device) {
 
 std::vector<std::string> model_search_path() {
   std::vector<std::string> out;
-  if (const char* env = std::getenv("PATCHBAY_MODELS"); env != nullptr && *env != '\0') out.emplace_back(env);
-  out.emplace_back("models");
-  out.emplace_back("../shared/models");
+  auto add = [&](const fs::path& dir) {
+    auto absolute = fs::weakly_canonical(fs::absolute(dir)).string();
+    if (std::find(out.begin(), out.end(), absolute) == out.end()) out.push_back(absolute);
+  };
+  if (const char* env = std::getenv("PATCHBAY_MODELS"); env != nullptr) {
+    std::string_view rest = env;
+    while (!rest.empty()) {
+      const auto colon = rest.find(':');
+      if (colon != 0) add(fs::path(std::string(rest.substr(0, colon))));
+      rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+    }
+  }
+  for (const fs::path root : {fs::path(source_dir()), fs::current_path()}) {
+    add(root / "models");
+    add(root / ".." / "shared" / "models");
+  }
   return out;
 }
 
@@ -54,7 +70,7 @@ std::string default_model_dir() {
   std::string looked;
   for (const auto& root : path) looked += (looked.empty() ? "" : ", ") + root;
   fail<InputError>("no default model found: looked for gpt2/ (with model.safetensors) and stories260K/ in {}; "
-                   "pass --model DIR or run scripts/download_models.sh",
+                   "name a model directory, or set PATCHBAY_MODELS to a directory holding one",
                    looked);
 }
 

@@ -4,7 +4,7 @@
 
 #include <ATen/ATen.h>
 
-#include "patchbay/analysis/direct.hpp"
+#include "patchbay/patching/edge_layout.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/core/rng.hpp"
 
@@ -166,33 +166,5 @@ AblationSweepResult ablation_sweep(const Model& model, const std::vector<PromptP
   return r;
 }
 
-std::vector<FaithfulnessPoint> faithfulness_curve(const Model& model, const std::vector<PromptPair>& pairs,
-                                                  const ProbeLogitDiff& metric, CircuitGraph graph,
-                                                  const std::vector<std::size_t>& sizes) {
-  at::InferenceMode no_grad;
-  const auto& c = model.config();
-  const int L = metric.layer();
-  const auto clean = pair_tokens(pairs, 0), corrupted = pair_tokens(pairs, 1);
-  const auto T = pairs.front().target;
-  AblationOptions o;
-  o.kind = AblationKind::Corrupted;
-  auto sources = ablation_sources(model, clean, corrupted, L, o);
-  const double m_clean = run_ablated(model, clean, T, metric, {}, sources).mean().item<double>();
-  const double m_corrupted = metric(model.forward(corrupted, ForwardOptions().stop_after(L)).select(1, T)).mean().item<double>();
-  std::vector<FaithfulnessPoint> curve;
-  for (auto k : sizes) {
-    graph.keep_top_k(k);
-    auto kept = graph.kept_components();
-    std::vector<Component> outside;
-    for (int l = 0; l <= L; ++l) {
-      for (std::int64_t h = 0; h < c.n_heads; ++h)
-        if (std::find(kept.begin(), kept.end(), head_name(l, h)) == kept.end()) outside.push_back({l, h});
-      if (std::find(kept.begin(), kept.end(), mlp_name(l)) == kept.end()) outside.push_back({l, -1});
-    }
-    double m = run_ablated(model, clean, T, metric, outside, sources).mean().item<double>();
-    curve.push_back({graph.kept_edges(), graph.kept_nodes(), (m - m_corrupted) / (m_clean - m_corrupted)});
-  }
-  return curve;
-}
 
 }  // namespace patchbay

@@ -6,7 +6,6 @@
 #include <c10/core/GradMode.h>
 
 #include "patch_common.hpp"
-#include "patchbay/analysis/direct.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/patching/edge_layout.hpp"
 

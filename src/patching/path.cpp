@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 
 #include "patch_common.hpp"
-#include "patchbay/analysis/direct.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/patching/edge_layout.hpp"
 

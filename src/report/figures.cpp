@@ -184,7 +184,7 @@ std::string graph_svg(const CircuitGraph& cg, const std::string& title) {
 bool render_dot(const std::string& dot, const std::string& svg_path) {
   if (std::system("command -v dot >/dev/null 2>&1") != 0) return false;
   const auto dot_path = svg_path + ".dot.tmp-" + std::to_string(::getpid());
-  svg::write_file_atomic(dot_path, dot);
+  write_file_atomic(dot_path, dot);
   const auto tmp = svg_path + ".tmp-" + std::to_string(::getpid());
   const int rc = std::system(fmt::format("dot -Tsvg '{}' -o '{}' 2>/dev/null", dot_path, tmp).c_str());
   std::remove(dot_path.c_str());

@@ -86,11 +86,11 @@ html::Document build_report(const std::vector<std::string>& files) {
 std::vector<std::string> write_report(const html::Document& report, const std::string& html_path, const std::string& figure_prefix) {
   const auto page = report.str();  // checks figure names are unique before anything is written
   std::vector<std::string> written{html_path};
-  svg::write_file_atomic(html_path, page);
+  write_file_atomic(html_path, page);
   if (figure_prefix.empty()) return written;
   for (const auto& f : report.figures()) {
     const auto path = figure_prefix + html::safe_name(f.name) + ".svg";
-    svg::write_file_atomic(path, f.svg);
+    write_file_atomic(path, f.svg);
     written.push_back(path);
   }
   return written;

@@ -10,65 +10,12 @@
 #include <fmt/format.h>
 
 #include "patchbay/core/error.hpp"
-#include "patchbay/core/temp_files.hpp"
+#include "patchbay/core/text.hpp"
 
 namespace patchbay::svg {
 
-namespace {
-// Length of the valid UTF-8 sequence starting at text[i], or 0 when it is not valid
-// (overlong forms, surrogates and code points above U+10FFFF are invalid too).
-std::size_t utf8_sequence_length(const std::string& text, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char b0 = byte(i);
-  std::size_t n = 0;
-  std::uint32_t cp = 0, min = 0;
-  if (b0 < 0x80) return 1;
-  if ((b0 & 0xE0) == 0xC0) n = 2, cp = b0 & 0x1F, min = 0x80;
-  else if ((b0 & 0xF0) == 0xE0) n = 3, cp = b0 & 0x0F, min = 0x800;
-  else if ((b0 & 0xF8) == 0xF0) n = 4, cp = b0 & 0x07, min = 0x10000;
-  else return 0;
-  if (i + n > text.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-}  // namespace
+std::string escape(const std::string& text) { return escape_xml(text); }
 
-std::string escape(const std::string& text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size();) {
-    const char c = text[i];
-    const auto n = utf8_sequence_length(text, i);
-    if (n == 0) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-      ++i;
-      continue;
-    }
-    if (n > 1) {
-      out.append(text, i, n);
-      i += n;
-      continue;
-    }
-    ++i;
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\n': out += "\\n"; break;
-      default:
-        // Control characters are not allowed in XML 1.0.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t') out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-        else if (c == 0x7F) out += "\\x7f";
-        else out += c;
-    }
-  }
-  return out;
-}
 
 std::string Style::to_attributes() const {
   std::string out = fmt::format(R"(fill="{}" stroke="{}")", fill, stroke);
@@ -145,32 +92,5 @@ const std::string& categorical(int i) {
   return palette[static_cast<std::size_t>(i) % palette.size()];
 }
 
-void write_file_atomic(const std::string& path, const std::string& content) {
-  namespace fs = std::filesystem;
-  fs::path final_path(path);
-  fs::path dir = final_path.parent_path().empty() ? fs::path(".") : final_path.parent_path();
-  const auto temp = (dir / fmt::format(".{}.tmp-{}", final_path.filename().string(), ::getpid())).string();
-  const int slot = register_temp_file(temp);
-  struct Unregister {
-    int slot;
-    ~Unregister() { unregister_temp_file(slot); }
-  } unregister{slot};
-  {
-    std::ofstream out(temp, std::ios::binary);
-    if (!out) fail<Error>("cannot write '{}'", temp);
-    out << content;
-    out.flush();
-    if (!out) {
-      std::remove(temp.c_str());
-      fail<Error>("writing '{}' failed", temp);
-    }
-  }
-  std::error_code ec;
-  fs::rename(temp, final_path, ec);
-  if (ec) {
-    std::remove(temp.c_str());
-    fail<Error>("renaming '{}' to '{}' failed: {}", temp, path, ec.message());
-  }
-}
 
 }  // namespace patchbay::svg

@@ -8,6 +8,7 @@
 
 #include "../support/cli.hpp"
 #include "../support/random_pairs.hpp"
+#include "patchbay/graph/faithfulness.hpp"
 #include "patchbay/analysis/direct.hpp"
 #include "patchbay/analysis/heads.hpp"
 #include "patchbay/analysis/direction_ablation.hpp"

@@ -10,6 +10,7 @@
 
 #include "../support/cli.hpp"
 #include "../support/paths.hpp"
+#include "patchbay/model/export.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/io/safetensors.hpp"
 #include "patchbay/io/safetensors_writer.hpp"

@@ -6,7 +6,8 @@
 
 #include "../support/cli.hpp"
 #include "../support/paths.hpp"
-#include "patchbay/core/provenance.hpp"
+#include "patchbay/model/export.hpp"
+#include "patchbay/experiments/provenance.hpp"
 #include "patchbay/experiments/word_index.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/safetensors_writer.hpp"

@@ -5,4 +5,6 @@ namespace patchbay {
 const char* library_version();
 // Short git commit the library was built from, or "unknown" outside a checkout.
 const char* git_commit();
+// The source checkout the library was built from (absolute), e.g. to find models beside it.
+const char* source_dir();
 }  // namespace patchbay

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <ATen/core/Tensor.h>
+
 #include "patchbay/data/word_index.hpp"
 
 namespace patchbay {

@@ -15,6 +15,7 @@
 #include "patchbay/analysis/heads.hpp"
 #include "patchbay/data/pairs.hpp"
 #include "patchbay/graph/circuit_graph.hpp"
+#include "patchbay/graph/faithfulness.hpp"
 #include "patchbay/patching/ablation.hpp"
 #include "patchbay/patching/attribution.hpp"
 #include "patchbay/probe/logistic.hpp"

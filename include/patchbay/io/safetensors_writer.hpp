@@ -13,9 +13,5 @@ namespace patchbay {
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
-// The safetensors file for a GPT-2-family model (Hugging Face names without the
-// "transformer." prefix, Conv1D weights [in, out]) and its config.json, into `dir`.
-class Model;
-void export_gpt2_checkpoint(const Model& model, const std::string& dir);
 
 }  // namespace patchbay

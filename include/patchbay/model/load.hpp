@@ -16,12 +16,16 @@ Model load_model(const std::string& dir, const at::Device& device = at::Device(a
 Model load_gpt2(const std::string& dir);
 Model load_llama2c(const std::string& dir);
 
-// Directories searched for models, in order: $PATCHBAY_MODELS, ./models, ../shared/models.
+// Directories searched for models, in order, as absolute paths:
+//   1. each directory of $PATCHBAY_MODELS (':'-separated), when set;
+//   2. models/ and ../shared/models/ beside the source checkout the library was built from
+//      (so a driver finds them from any working directory);
+//   3. models/ and ../shared/models/ relative to the working directory.
 std::vector<std::string> model_search_path();
 
 // The default model: GPT-2 Small ("gpt2") when its weights are present, otherwise
 // "stories260K", from the first search-path directory that has it. Throws InputError listing
-// where it looked when neither exists.
+// every directory it tried when neither exists.
 std::string default_model_dir();
 
 // The tokenizer in `dir` (tokenizer.bin, or vocab.json + merges.txt), or nullptr when it has none.

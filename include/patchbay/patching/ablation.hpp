@@ -7,7 +7,6 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "patchbay/graph/circuit_graph.hpp"
 #include "patchbay/patching/patch.hpp"
 
 namespace patchbay {
@@ -39,16 +38,5 @@ struct AblationSweepResult {
 AblationSweepResult ablation_sweep(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
                                    const AblationOptions& options);
 
-// Faithfulness of pruned circuits: for each size (number of top edges kept), every head and MLP
-// outside the circuit takes its value on the corrupted prompt, and the result is the fraction
-// of the clean-vs-corrupted metric difference recovered: (m - corrupted) / (clean - corrupted).
-struct FaithfulnessPoint {
-  std::size_t edges = 0;
-  std::size_t nodes = 0;
-  double faithfulness = 0;
-};
-std::vector<FaithfulnessPoint> faithfulness_curve(const Model& model, const std::vector<PromptPair>& pairs,
-                                                  const ProbeLogitDiff& metric, CircuitGraph graph,
-                                                  const std::vector<std::size_t>& sizes);
 
 }  // namespace patchbay

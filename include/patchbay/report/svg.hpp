@@ -1,13 +1,13 @@
 #pragma once
 // A minimal SVG writer: shapes and text appended to a canvas, serialised as one standalone,
 // well-formed document. Text is XML-escaped; numbers are written with fixed precision.
+#include "patchbay/io/atomic_file.hpp"
 #include <string>
 #include <vector>
 
 namespace patchbay::svg {
 
-// XML-escapes text; bytes that are not valid UTF-8 (a byte-level BPE token can be half a
-// character) and control characters become visible "\xNN" escapes, so output stays well-formed.
+// escape_xml (patchbay/core/text.hpp), the name the figure code uses.
 std::string escape(const std::string& text);
 
 struct Style {
@@ -52,7 +52,5 @@ double text_width(const std::string& text, double size, bool bold = false);
 // A categorical palette (colour-blind friendly, 10 colours, then repeats).
 const std::string& categorical(int i);
 
-// Writes `content` to `path` through a temporary file renamed into place.
-void write_file_atomic(const std::string& path, const std::string& content);
 
 }  // namespace patchbay::svg

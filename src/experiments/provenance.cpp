@@ -1,4 +1,4 @@
-#include "patchbay/core/provenance.hpp"
+#include "patchbay/experiments/provenance.hpp"
 
 #include <ATen/Parallel.h>
 

@@ -1,0 +1,44 @@
+#include "patchbay/io/atomic_file.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "patchbay/core/error.hpp"
+#include "patchbay/core/temp_files.hpp"
+
+namespace patchbay {
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  namespace fs = std::filesystem;
+  fs::path final_path(path);
+  fs::path dir = final_path.parent_path().empty() ? fs::path(".") : final_path.parent_path();
+  const auto temp = (dir / fmt::format(".{}.tmp-{}", final_path.filename().string(), ::getpid())).string();
+  const int slot = register_temp_file(temp);
+  struct Unregister {
+    int slot;
+    ~Unregister() { unregister_temp_file(slot); }
+  } unregister{slot};
+  {
+    std::ofstream out(temp, std::ios::binary);
+    if (!out) fail<Error>("cannot write '{}'", temp);
+    out << content;
+    out.flush();
+    if (!out) {
+      std::remove(temp.c_str());
+      fail<Error>("writing '{}' failed", temp);
+    }
+  }
+  std::error_code ec;
+  fs::rename(temp, final_path, ec);
+  if (ec) {
+    std::remove(temp.c_str());
+    fail<Error>("renaming '{}' to '{}' failed: {}", temp, path, ec.message());
+  }
+}
+
+}  // namespace patchbay
