@@ -10,14 +10,29 @@ namespace patchbay {
 
 namespace {
 
-// The hook that carries a receiver's input, and the residual stream that input is a copy of.
-HookId input_hook(const EdgeReceiver& r) {
+// Where a receiver's recomputed value goes: hook_mlp_in for an MLP; for a head, its own slot
+// of hook_q, or of hook_k / hook_v with keys and values ungrouped (one per query head).
+HookId replaced_hook(const EdgeReceiver& r) {
   switch (r.side) {
-    case ReceiverSide::Query: return hook::q_input(r.layer);
-    case ReceiverSide::Key: return hook::k_input(r.layer);
-    case ReceiverSide::Value: return hook::v_input(r.layer);
+    case ReceiverSide::Query: return {Site::Q, r.layer};
+    case ReceiverSide::Key: return {Site::K, r.layer};
+    case ReceiverSide::Value: return {Site::V, r.layer};
     default: return hook::mlp_in(r.layer);
   }
+}
+
+// The receiving head's query, key or value from a shifted input: ln1(input) @ W + b for that
+// head's columns only ([rows, pos, D]). Equal to patching the head's hook_q/k/v_input with
+// `input`, without materialising every head's copy of the residual stream.
+at::Tensor head_projection(const Model& model, const EdgeReceiver& r, const at::Tensor& input) {
+  const auto& c = model.config();
+  const auto& w = model.weights().layers[static_cast<std::size_t>(r.layer)];
+  const auto D = c.d_head, H = c.n_heads, KV = c.n_kv_heads;
+  const auto kv_head = r.head / (H / KV);
+  const auto first = r.side == ReceiverSide::Query ? r.head : r.side == ReceiverSide::Key ? H + kv_head : H + KV + kv_head;
+  auto W = w.W_qkv.narrow(1, first * D, D);
+  auto out = at::matmul(model.apply_norm(input, r.layer, 1), W);
+  return w.b_qkv.defined() ? out + w.b_qkv.narrow(0, first * D, D) : out;
 }
 
 }  // namespace
@@ -72,14 +87,15 @@ EdgeScores path_patch(const Model& model, const std::vector<PromptPair>& pairs, 
       // The receiver's input, recomputed from the receiving run plus one sender's difference:
       // [n V, pos, d_model], sender fastest. Heads other than the receiver keep their input.
       auto input = rows(base) + delta_all.narrow(0, i0, n).flatten(0, 1);
+      const auto value = mlp ? input : head_projection(model, receiver, input);  // [rows, pos, d_model or D]
       const auto head = receiver.head;
-      HookHandle handle = model.add_hook(input_hook(receiver), [input, head, mlp](at::Tensor& act, HookId) {
+      HookHandle handle = model.add_hook(replaced_hook(receiver), [value, head, mlp](at::Tensor& act, HookId) {
         if (mlp) {
-          act = input;
+          act = value;
           return;
         }
         auto mask = at::arange(act.size(2), at::TensorOptions().device(act.device())).eq(head).view({1, 1, -1, 1});
-        act = at::where(mask, input.unsqueeze(2), act);
+        act = at::where(mask, value.unsqueeze(2), act);
       });
       ForwardOptions fo;
       fo.stop_after(L).trusted_tokens().ungroup_kv();  // keys and values per query head, as EAP-IG
