@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "../tests/support/random_pairs.hpp"  // the same synthetic pairs and probes as the tests
 #include "patchbay/core/runtime.hpp"
 #include "patchbay/core/version.hpp"
 #include "patchbay/io/h5_writer.hpp"
@@ -60,29 +61,6 @@ double forward_flops(const ModelConfig& c, std::int64_t batch, std::int64_t pos,
   const double dense = 2.0 * tokens * (4 * d * d + 2 * d * static_cast<double>(c.d_mlp) + (c.mlp == MlpKind::SwiGLU ? d * c.d_mlp : 0));
   const double attention = 2.0 * 2.0 * static_cast<double>(batch) * pos * pos * d;
   return layers * (dense + attention);
-}
-
-std::vector<PromptPair> synthetic_pairs(int n, std::int64_t length, std::int64_t vocab, std::uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  std::vector<PromptPair> pairs;
-  auto prompt = [](const at::Tensor& ids) {
-    Prompt p;
-    for (std::int64_t i = 0; i < ids.size(0); ++i) p.tokens.push_back(ids[i].item<std::int64_t>());
-    p.unit.assign(p.tokens.size(), 0);
-    return p;
-  };
-  for (int i = 0; i < n; ++i)
-    pairs.push_back({prompt(at::randint(vocab, {length}, gen, at::kLong)), prompt(at::randint(vocab, {length}, gen, at::kLong)),
-                     static_cast<std::int32_t>(length - 1), 1, 2});
-  return pairs;
-}
-
-LogisticProbe random_probe(std::int64_t d, std::int64_t k, std::uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  LogisticProbe p;
-  p.W = at::randn({d, k}, gen, at::kFloat) / std::sqrt(static_cast<double>(d));
-  p.b = at::zeros({k});
-  return p;
 }
 
 }  // namespace
@@ -154,8 +132,8 @@ int main(int argc, char** argv) try {
 
   if (want("patch")) {
     const std::int64_t length = 27;
-    auto pairs = synthetic_pairs(1, length, vocab, 1);
-    ProbeLogitDiff metric(random_probe(d_model, 7, 2), config, readout, 1, 2);
+    auto pairs = test::random_pairs(1, length, vocab, 1);
+    ProbeLogitDiff metric(test::random_probe(d_model, 7, 2), config, readout, 1, 2);
     PatchSweep sweep = PatchSweep::heads_by_position();
     // Both sweeps cover layers 0..3 x heads x positions; layers after the read-out are exactly
     // zero in both (the naive loop is given the same read-out layer, so it is not penalised).

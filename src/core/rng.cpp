@@ -37,7 +37,6 @@ std::uint64_t Rng::below(std::uint64_t n) {
   return x % n;
 }
 
-double Rng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
 Rng Rng::fork(std::uint64_t label) const {
   std::uint64_t x = seed_ ^ (label * 0xD6E8FEB86659FD93ull);

@@ -265,10 +265,5 @@ const char* to_string(UnitSource s) {
   return "?";
 }
 
-CountingScheme parse_counting_scheme(const std::string& name) {
-  for (auto s : {CountingScheme::Words, CountingScheme::Sentences, CountingScheme::ListItems, CountingScheme::CodeLines})
-    if (name == to_string(s)) return s;
-  fail<InputError>("unknown counting scheme '{}' (expected words, sentences, list or code)", name);
-}
 
 }  // namespace patchbay

@@ -180,18 +180,6 @@ CircuitGraph& CircuitGraph::keep_top_k(std::size_t k) {
   return *this;
 }
 
-CircuitGraph& CircuitGraph::keep_above(double threshold) {
-  for (auto e : boost::make_iterator_range(boost::edges(g_))) g_[e].kept = std::abs(g_[e].score) >= threshold;
-  close_circuit();
-  return *this;
-}
-
-CircuitGraph& CircuitGraph::keep_all() {
-  for (auto e : boost::make_iterator_range(boost::edges(g_))) g_[e].kept = true;
-  for (auto v : boost::make_iterator_range(boost::vertices(g_))) g_[v].kept = true;
-  return *this;
-}
-
 std::vector<std::string> CircuitGraph::kept_components() const {
   std::vector<std::string> out;
   for (auto v : boost::make_iterator_range(boost::vertices(g_)))

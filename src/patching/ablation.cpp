@@ -121,11 +121,6 @@ const char* to_string(AblationKind k) {
   return "?";
 }
 
-AblationKind parse_ablation_kind(const std::string& name) {
-  for (auto k : {AblationKind::Zero, AblationKind::Mean, AblationKind::Resample, AblationKind::Corrupted})
-    if (name == to_string(k)) return k;
-  fail<InputError>("unknown ablation '{}' (expected zero, mean, resample or corrupted)", name);
-}
 
 at::Tensor ablated_metric(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
                           const std::vector<std::string>& components, const AblationOptions& o) {

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "../support/cli.hpp"
+#include "../support/paths.hpp"
 #include "../support/random_pairs.hpp"
 #include "patchbay/graph/faithfulness.hpp"
 #include "patchbay/analysis/direct.hpp"
@@ -271,7 +272,7 @@ TEST_CASE("the EAP-IG JSON has EAP-IG's current schema over the model's depth an
 TEST_CASE("attention-pattern scores recover a head planted to attend to each word's first token", "[circuit][heads]") {
   // A real tokenizer gives the prompts; the pattern hook plants head a0.h1's attention.
   auto dir = std::string(PATCHBAY_SHARED_DIR) + "/models/stories260K";
-  if (!std::filesystem::exists(dir)) return;
+  if (!std::filesystem::exists(dir)) PATCHBAY_SKIP("no " << dir);
   auto model = load_model(dir);
   WordIndexOptions o;
   o.unit_lengths = {2, 3, 4};
@@ -300,12 +301,16 @@ TEST_CASE("attention-pattern scores recover a head planted to attend to each wor
   CHECK(top[0].first == "a0.h1");
   CHECK(top[0].second == Approx(1.0));
   CHECK(scores.scores[0][1][static_cast<int>(HeadPattern::SpaceTokens)].item<float>() == Approx(1.0));
-  CHECK(scores.scores[2][3][static_cast<int>(HeadPattern::LastBreak)].item<float>() >= 0.0f);
+  // Every score is a mean attention mass: within [0, 1] wherever the pattern applies.
+  const auto finite = scores.scores.masked_select(~at::isnan(scores.scores));
+  CHECK(finite.numel() > 0);
+  CHECK(finite.min().item<float>() >= 0.0f);
+  CHECK(finite.max().item<float>() <= 1.0f + 1e-6f);
 }
 
 TEST_CASE("ablating probe directions on general text reports loss, KL and attention changes", "[circuit][direction_ablation]") {
   auto dir = std::string(PATCHBAY_SHARED_DIR) + "/models/stories260K";
-  if (!std::filesystem::exists(dir)) return;
+  if (!std::filesystem::exists(dir)) PATCHBAY_SKIP("no " << dir);
   auto model = load_model(dir);
   auto tokens = text_chunks(model.tokenizer(), general_text(), 64, /*bos=*/true);
   CHECK(tokens.size(0) >= 5);
@@ -319,7 +324,7 @@ TEST_CASE("ablating probe directions on general text reports loss, KL and attent
     CHECK(r.kl_random > 0);
     CHECK(r.loss > 0);
     CHECK(r.loss < 10);  // a trained model predicts its own domain's text
-    CHECK(r.loss_ablated != r.loss);
+    // (That the ablation changes the predictions is kl_ablated > 0 above.)
     CHECK(r.tokens == tokens.size(0) * 63);
   }
   auto last = ablate_probe_directions(model, probe, 4, tokens, DirectionAblationKind::Project);

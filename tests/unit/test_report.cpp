@@ -246,7 +246,7 @@ TEST_CASE("the report of a word-index run and its circuit is well-formed and eve
 }
 
 TEST_CASE("headless Chromium renders the report without script errors", "[report][browser]") {
-  if (!have_chromium()) PATCHBAY_SKIP("Chromium is not installed (apt install chromium; the test command installs it)");
+  if (!have_chromium()) PATCHBAY_SKIP_OPTIONAL_TOOL("Chromium is not installed (apt install chromium; the test command installs it)");
   auto results = make_results();
   if (!results) PATCHBAY_SKIP("no stories260K");
   const auto& dir = results->dir;

@@ -13,8 +13,6 @@ class Rng {
   std::uint64_t next();
   // Uniform in [0, n) without modulo bias; n > 0.
   std::uint64_t below(std::uint64_t n);
-  // Uniform double in [0, 1).
-  double uniform();
   template <typename T>
   void shuffle(std::vector<T>& v) {
     for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[below(i)]);

@@ -83,6 +83,5 @@ std::int32_t space_count(const Prompt& prompt, std::int32_t position);
 
 const char* to_string(CountingScheme scheme);
 const char* to_string(UnitSource source);
-CountingScheme parse_counting_scheme(const std::string& name);
 
 }  // namespace patchbay

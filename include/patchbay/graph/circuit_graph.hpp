@@ -1,13 +1,12 @@
 #pragma once
 // The discovered circuit as a Boost.Graph: vertices are components (the input embeddings, each
 // attention head a{l}.h{h}, each MLP m{l}, and the probe read-out), edges carry scores from
-// edge attribution or path patching. Pruning flags edges and vertices as kept and reads through
-// a filtered view, so vertex ids never shift.
+// edge attribution or path patching. Pruning flags edges and vertices as kept and never removes
+// them, so vertex ids never shift.
 #include <string>
 #include <vector>
 
 #include <boost/graph/adjacency_list.hpp>
-#include <boost/graph/filtered_graph.hpp>
 #include <nlohmann/json.hpp>
 
 #include "patchbay/patching/attribution.hpp"
@@ -76,27 +75,11 @@ class CircuitGraph {
   // repeatedly taking the highest-|score| edge into the circuit so far; the circuit is the
   // shortest prefix of that order that keeps at least k edges once closed (all edges if fewer).
   CircuitGraph& keep_top_k(std::size_t k);
-  // keep_above: edges with |score| >= threshold, then closed.
-  CircuitGraph& keep_above(double threshold);
-  CircuitGraph& keep_all();
 
   // Kept heads and MLPs (the components a faithfulness test leaves un-ablated).
   std::vector<std::string> kept_components() const;
   // Edges sorted by |score|, descending: (source name, target name + <qkv>, score).
   std::vector<std::tuple<std::string, std::string, double>> top_edges(std::size_t k, bool kept_only = false) const;
-
-  // A read-only view with only the kept edges and vertices.
-  struct KeptEdge {
-    const Graph* g = nullptr;
-    bool operator()(EdgeId e) const { return (*g)[e].kept; }
-  };
-  struct KeptVertex {
-    const Graph* g = nullptr;
-    bool operator()(Vertex v) const { return (*g)[v].kept; }
-  };
-  boost::filtered_graph<Graph, KeptEdge, KeptVertex> kept_view() const {
-    return {g_, KeptEdge{&g_}, KeptVertex{&g_}};
-  }
 
   // Exports. kept_only: only the pruned circuit.
   std::string to_dot(bool kept_only = true) const;

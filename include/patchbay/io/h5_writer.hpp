@@ -79,7 +79,6 @@ class H5Writer {
   void commit();
 
   const std::string& path() const { return path_; }
-  const std::string& temp_path() const { return temp_path_; }
   bool is_open() const { return impl_ != nullptr; }
 
  private:

@@ -13,7 +13,6 @@ namespace patchbay {
 
 enum class AblationKind { Zero, Mean, Resample, Corrupted };
 const char* to_string(AblationKind kind);
-AblationKind parse_ablation_kind(const std::string& name);
 
 struct AblationOptions {
   AblationKind kind = AblationKind::Mean;
