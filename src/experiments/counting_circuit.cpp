@@ -41,6 +41,14 @@ nlohmann::json counting_circuit_config(const CountingCircuitOptions& o, const Pr
           {"probe", probe.path},                {"probe_layer", probe.layer}};
 }
 
+const PatchResult& CountingCircuitResults::patch(const PatchSweep& sweep, PatchDirection direction) const {
+  for (const auto& p : patching)
+    if (p.sweep.site == sweep.site && p.sweep.per_head == sweep.per_head && p.sweep.per_position == sweep.per_position &&
+        p.direction == direction)
+      return p;
+  fail<InputError>("no patching sweep {} ({}) in these results", sweep.short_name(), to_string(direction));
+}
+
 PairOptions pair_options_for(const ProbeSource& probe) {
   PairOptions o;
   o.prefix = probe.dataset.value("prefix", o.prefix);
@@ -119,7 +127,8 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
     }
 
   r.attribution = attribution_patch(model, r.pairs, metric, PatchSweep::heads_by_position(), PatchDirection::CleanIntoCorrupted);
-  r.attribution_correlation = correlation(r.attribution.effect(), r.patching[8].effect());  // heads by position, denoising
+  r.attribution_correlation =
+      correlation(r.attribution.effect(), r.patch(PatchSweep::heads_by_position(), PatchDirection::CleanIntoCorrupted).effect());
 
   r.direct_clean = direct_attribution(model, pair_tokens(r.pairs, 0), r.pairs.front().target, metric);
   r.direct_corrupted = direct_attribution(model, pair_tokens(r.pairs, 1), r.pairs.front().target, metric);
@@ -142,7 +151,7 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
   wi.val_prompts = o.head_score_prompts;
   r.head_scores = head_pattern_scores(model, WordIndexDataset::generate(model.tokenizer(), wi).val.prompts);
   {
-    auto effect = r.patching[6].effect().abs().flatten();  // heads by (layer, head), clean into corrupted
+    auto effect = r.patch(PatchSweep::heads(), PatchDirection::CleanIntoCorrupted).effect().abs().flatten();  // [layer * head]
     auto top = std::get<1>(effect.topk(std::min<std::int64_t>(o.attention_example_heads, effect.numel())));
     std::vector<std::pair<int, std::int64_t>> heads;
     for (std::int64_t i = 0; i < top.size(0); ++i) {
@@ -202,8 +211,7 @@ nlohmann::json CountingCircuitResults::summary() const {
     for (std::size_t i = 0; i < std::min(k, v.size()); ++i) out.push_back({{"component", v[i].second}, {"effect", v[i].first}});
     return out;
   };
-  // The heads sweep, denoising: [layer, head].
-  const auto& heads = patching[6];
+  const auto& heads = patch(PatchSweep::heads(), PatchDirection::CleanIntoCorrupted);  // effect [layer, head]
   auto effect = heads.effect();
   std::vector<std::string> names;
   std::vector<double> flat;

@@ -66,6 +66,8 @@ struct CountingCircuitResults {
   std::vector<PromptPair> pairs;
   std::int64_t to = 0, from = 0;  // metric = logit(to) - logit(from)
   std::vector<PatchResult> patching;       // every sweep, both directions
+  // The result of one sweep in one direction; throws InputError when it was not run.
+  const PatchResult& patch(const PatchSweep& sweep, PatchDirection direction) const;
   PatchResult attribution;                 // heads by (layer, head, position), clean into corrupted
   double attribution_correlation = 0;      // with the exact sweep of the same shape
   DirectAttribution direct_clean, direct_corrupted;
