@@ -35,22 +35,13 @@ std::pair<std::string, std::string> split_receiver(const std::string& r) {
 }
 
 CircuitNode node_from_name(const std::string& name, int readout_layer) {
+  const auto parsed = parse_component_name(name);
+  if (!parsed || parsed->side != 0) fail<InputError>("'{}' is not a component name (input, a{{l}}.h{{h}}, m{{l}}, readout)", name);
   CircuitNode n;
   n.name = name;
-  if (name == "input") {
-    n.kind = NodeKind::Input;
-  } else if (name == "readout") {
-    n.kind = NodeKind::Readout;
-    n.layer = readout_layer;
-  } else if (name[0] == 'm') {
-    n.kind = NodeKind::Mlp;
-    n.layer = std::stoi(name.substr(1));
-  } else {
-    n.kind = NodeKind::Head;
-    auto dot = name.find(".h");
-    n.layer = std::stoi(name.substr(1, dot - 1));
-    n.head = std::stoi(name.substr(dot + 2));
-  }
+  n.kind = parsed->kind;
+  n.layer = parsed->kind == NodeKind::Readout ? readout_layer : parsed->layer;
+  n.head = static_cast<int>(parsed->head);
   return n;
 }
 }  // namespace

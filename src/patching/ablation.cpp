@@ -17,18 +17,10 @@ struct Component {
 };
 
 Component parse_component(const std::string& name, const ModelConfig& c, int readout_layer) {
-  try {
-    if (name.size() > 1 && name[0] == 'm') {
-      int l = std::stoi(name.substr(1));
-      if (l >= 0 && l <= readout_layer) return {l, -1};
-    } else if (name.size() > 3 && name[0] == 'a' && name.find(".h") != std::string::npos) {
-      auto dot = name.find(".h");
-      int l = std::stoi(name.substr(1, dot - 1));
-      auto h = std::stoll(name.substr(dot + 2));
-      if (l >= 0 && l <= readout_layer && h >= 0 && h < c.n_heads) return {l, h};
-    }
-  } catch (const std::exception&) {
-  }
+  const auto parsed = parse_component_name(name);
+  const bool component = parsed && parsed->side == 0 &&
+                         (parsed->kind == ComponentKind::Mlp || (parsed->kind == ComponentKind::Head && parsed->head < c.n_heads));
+  if (component && parsed->layer <= readout_layer) return {parsed->layer, parsed->head};
   fail<InputError>("unknown component '{}': expected a{{layer}}.h{{head}} or m{{layer}} with layer 0..{} and head 0..{}", name,
                    readout_layer, c.n_heads - 1);
 }

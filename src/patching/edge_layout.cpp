@@ -8,6 +8,45 @@ namespace patchbay {
 std::string head_name(int layer, std::int64_t head) { return fmt::format("a{}.h{}", layer, head); }
 std::string mlp_name(int layer) { return fmt::format("m{}", layer); }
 
+namespace {
+// A non-negative decimal number of at most 9 digits at the front of `text`, consumed.
+std::optional<std::int64_t> take_number(std::string_view& text) {
+  std::size_t n = 0;
+  while (n < text.size() && n < 10 && text[n] >= '0' && text[n] <= '9') ++n;
+  if (n == 0 || n > 9) return std::nullopt;
+  std::int64_t value = 0;
+  for (std::size_t i = 0; i < n; ++i) value = value * 10 + (text[i] - '0');
+  text.remove_prefix(n);
+  return value;
+}
+}  // namespace
+
+std::optional<ComponentName> parse_component_name(std::string_view text) {
+  if (text == "input") return ComponentName{ComponentKind::Input};
+  if (text == "readout") return ComponentName{ComponentKind::Readout};
+  ComponentName c;
+  if (text.starts_with("m")) {
+    text.remove_prefix(1);
+    auto layer = take_number(text);
+    if (!layer || !text.empty()) return std::nullopt;
+    return ComponentName{ComponentKind::Mlp, static_cast<int>(*layer)};
+  }
+  if (!text.starts_with("a")) return std::nullopt;
+  text.remove_prefix(1);
+  auto layer = take_number(text);
+  if (!layer || !text.starts_with(".h")) return std::nullopt;
+  text.remove_prefix(2);
+  auto head = take_number(text);
+  if (!head) return std::nullopt;
+  c = {ComponentKind::Head, static_cast<int>(*layer), *head};
+  if (text.empty()) return c;
+  if (text.size() == 3 && text[0] == '<' && text[2] == '>' && (text[1] == 'q' || text[1] == 'k' || text[1] == 'v')) {
+    c.side = text[1];
+    return c;
+  }
+  return std::nullopt;
+}
+
 bool EdgeLayout::upstream(const EdgeSender& s, const EdgeReceiver& r) {
   return s.layer < r.layer || (s.layer == r.layer && !s.mlp && r.side == ReceiverSide::MlpInput);
 }

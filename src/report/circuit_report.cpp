@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "patchbay/patching/edge_layout.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/graph/circuit_graph.hpp"
 #include "patchbay/report/charts.hpp"
@@ -20,7 +21,6 @@ namespace {
 
 constexpr std::int64_t kMaxHeadRows = 16;  // rows of a (head x position) heatmap
 
-std::string head_label(std::int64_t layer, std::int64_t head) { return fmt::format("a{}.h{}", layer, head); }
 
 // Position labels: "index token" from the example clean prompt when its length matches.
 std::vector<std::string> position_labels(const H5Reader& in, std::int64_t n) {
@@ -43,7 +43,7 @@ std::pair<at::Tensor, std::vector<std::string>> top_head_rows(const at::Tensor& 
   std::vector<std::string> labels;
   for (std::int64_t i = 0; i < order.size(0); ++i) {
     const auto k = order[i].item<std::int64_t>();
-    labels.push_back(head_label(k / H, k % H));
+    labels.push_back(head_name(static_cast<int>(k / H), k % H));
   }
   return {flat.index_select(0, order), labels};
 }
@@ -161,7 +161,7 @@ void add_attribution(html::Document& doc, const H5Reader& in, const std::string&
         }
         points.x.push_back(e[l][h][p]);
         points.y.push_back(a[l][h][p]);
-        points.tooltips.push_back(fmt::format("{} at {}: exact {:.4g}, attribution {:.4g}", head_label(l, h),
+        points.tooltips.push_back(fmt::format("{} at {}: exact {:.4g}, attribution {:.4g}", head_name(static_cast<int>(l), h),
                                               tokens[static_cast<std::size_t>(p)], e[l][h][p], a[l][h][p]));
       }
   if (points.x.empty()) return;

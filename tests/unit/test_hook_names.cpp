@@ -3,6 +3,7 @@
 
 #include "patchbay/core/error.hpp"
 #include "patchbay/model/random_model.hpp"
+#include "patchbay/patching/edge_layout.hpp"
 
 using namespace patchbay;
 
@@ -30,4 +31,24 @@ TEST_CASE("unknown or out-of-range hook names are refused with the list of valid
   CHECK_THROWS_WITH(parse_hook("blocks.x.hook_resid_pre", gpt2), Catch::Contains("'x' is not a layer number"));
   CHECK_THROWS_WITH(parse_hook("", gpt2), Catch::Contains("valid hooks: hook_tokens, hook_embed"));
   CHECK_THROWS_WITH(parse_hook("blocks.99999999999.hook_resid_pre", gpt2), Catch::Contains("is not a layer number"));
+}
+
+TEST_CASE("component names round-trip through the one formatter and parser, and bad ones are refused", "[names]") {
+  for (int l : {0, 3, 11})
+    for (std::int64_t h : {0, 5, 15}) {
+      auto c = parse_component_name(head_name(l, h));
+      REQUIRE(c);
+      CHECK(c->kind == ComponentKind::Head);
+      CHECK(c->layer == l);
+      CHECK(c->head == h);
+      auto mlp = parse_component_name(mlp_name(l));
+      REQUIRE(mlp);
+      CHECK((mlp->kind == ComponentKind::Mlp && mlp->layer == l && mlp->head == -1));
+    }
+  CHECK(parse_component_name("a2.h1<k>")->side == 'k');
+  CHECK(parse_component_name("input")->kind == ComponentKind::Input);
+  CHECK(parse_component_name("readout")->kind == ComponentKind::Readout);
+  for (auto bad : {"", "a", "a1", "a1.h", "a1.hx", "a-1.h2", "a1.h2<x>", "a1.h2<q", "a1.h2q", "m", "mx", "m1x", "m99999999999",
+                   "a1.h99999999999", "b1.h2", " m1", "logits"})
+    CHECK_FALSE(parse_component_name(bad));
 }

@@ -10,13 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include "patchbay/patching/attribution.hpp"
+#include "patchbay/patching/edge_layout.hpp"
 
 namespace patchbay {
 
 class H5Writer;
 class H5Reader;
 
-enum class NodeKind { Input, Head, Mlp, Readout };
+using NodeKind = ComponentKind;  // graph vertices are the edge layout's components
 const char* to_string(NodeKind kind);
 NodeKind parse_node_kind(const std::string& name);
 

@@ -3,6 +3,8 @@
 // order, and the rule for which sender can reach which receiver. Edge attribution and path
 // patching both enumerate edges through this one layout.
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -12,9 +14,21 @@
 
 namespace patchbay {
 
-// Component names shared by attribution, patching summaries and the circuit graph.
+// Component names shared by attribution, patching summaries, ablation and the circuit graph:
+// "input", "a{layer}.h{head}", "m{layer}", "readout"; edges into a head add "<q>", "<k>", "<v>".
+enum class ComponentKind { Input, Head, Mlp, Readout };
 std::string head_name(int layer, std::int64_t head);  // "a3.h5"
 std::string mlp_name(int layer);                       // "m2"
+
+struct ComponentName {
+  ComponentKind kind = ComponentKind::Input;
+  int layer = -1;          // -1 for the input and the read-out
+  std::int64_t head = -1;  // -1 unless a head
+  char side = 0;           // 'q', 'k', 'v' for a head's input, else 0
+};
+// The one parser of those names: digits only, within int range, nothing trailing. nullopt when
+// `text` is not a component name (callers say what they expected).
+std::optional<ComponentName> parse_component_name(std::string_view text);
 
 // Which input of a receiver an edge enters.
 enum class ReceiverSide { Query, Key, Value, MlpInput, Readout };
