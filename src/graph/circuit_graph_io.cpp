@@ -238,7 +238,7 @@ nlohmann::json CircuitGraph::to_eap_json() const {
   for (auto v : boost::make_iterator_range(boost::vertices(g_))) kept_node[g_[v].name] = g_[v].kept;
 
   // Every node and edge of EAP-IG's Graph.from_model over the model's depth.
-  const int depth = std::max(info_.model_layers, info_.readout_layer + 1);
+  const int depth = info_.model_layers;  // >= readout_layer + 1: set by from_edge_scores, checked by read
   const auto layout = edge_layout(info_.n_heads, depth - 1);
   nlohmann::json nodes = nlohmann::json::object(), edges = nlohmann::json::object();
   for (const auto& s : layout.senders) nodes[s.name] = {{"in_graph", kept_node.count(s.name) && kept_node[s.name]}};
@@ -254,7 +254,7 @@ nlohmann::json CircuitGraph::to_eap_json() const {
   return {{"cfg",
            {{"n_layers", depth},
             {"n_heads", info_.n_heads},
-            {"n_key_value_heads", info_.n_kv_heads > 0 ? info_.n_kv_heads : info_.n_heads},
+            {"n_key_value_heads", info_.n_kv_heads},
             {"ungroup_grouped_query_attention", true},
             {"parallel_attn_mlp", false},
             {"d_model", info_.d_model}}},

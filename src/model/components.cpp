@@ -126,10 +126,8 @@ QueryKeyValue project_split_input(const at::Tensor& resid_pre, const LayerWeight
   // Keys and values read the residual stream directly, as in TransformerLens; with hook_attn_in
   // hooked, kv head g reads the input of its first query head g * (H / kv_heads).
   auto kv_source = repeat_along_heads(resid_pre, kv_heads);  // [batch, pos, kv_heads, d_model]
-  if (hooks.active(Site::AttnIn, layer) && kv_heads != H)
-    kv_source = attn_in.index_select(2, at::arange(0, H, H / kv_heads, attn_in.options().dtype(at::kLong)));
-  else if (hooks.active(Site::AttnIn, layer))
-    kv_source = attn_in;
+  if (hooks.active(Site::AttnIn, layer))
+    kv_source = kv_heads == H ? attn_in : attn_in.index_select(2, at::arange(0, H, H / kv_heads, attn_in.options().dtype(at::kLong)));
   auto k_input = fire_copy(hooks, Site::KInput, layer, kv_source);
   auto v_input = fire_copy(hooks, Site::VInput, layer, kv_source);
   if (ctx.last_query_only) q_input = q_input.narrow(1, q_input.size(1) - 1, 1);

@@ -67,9 +67,7 @@ std::vector<std::string> hook_axes(Site site) {
   return out;
 }
 bool is_optional_site(Site site) { return info(site).optional; }
-bool is_attention_input_site(Site site) {
-  return site == Site::AttnIn || site == Site::QInput || site == Site::KInput || site == Site::VInput;
-}
+
 
 std::string to_string(HookId id) {
   const auto& i = info(id.site);

@@ -44,7 +44,7 @@ struct GraphInfo {
   std::string probe;    // the probe file and layer
   std::uint64_t seed = 0;
   int readout_layer = 0;  // the graph's last layer: its sink reads blocks.L.hook_resid_post
-  int model_layers = 0;   // the model's depth (the EAP-IG JSON's cfg.n_layers)
+  int model_layers = 0;   // the model's depth (EAP-IG cfg.n_layers); 0 in a GraphInfo given to from_edge_scores: the read-out layer + 1
   int n_heads = 0;
   int n_kv_heads = 0;     // key/value heads (grouped-query attention); k/v edges are per query head
   int d_model = 0;

@@ -56,8 +56,6 @@ bool is_block_site(Site site);
 std::vector<std::string> hook_axes(Site site);
 // TransformerLens's opt-in hook points (see Site).
 bool is_optional_site(Site site);
-// The split q/k/v input sites (hook_attn_in, hook_q_input, hook_k_input, hook_v_input).
-bool is_attention_input_site(Site site);
 
 struct HookId {
   Site site = Site::Embed;
