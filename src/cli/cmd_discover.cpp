@@ -89,7 +89,7 @@ void add_discover_command(CLI::App& app, const GlobalOptions& global, Runner& se
       fmt::print("clean {:.3f}, corrupted {:.3f}\n", summary["clean_metric"].get<double>(), summary["corrupted_metric"].get<double>());
       fmt::print("heads by patching effect (clean into corrupted):\n");
       for (const auto& h : summary["top_heads_patching"]) fmt::print("  {:>8} {:+.3f}\n", h["component"].get<std::string>(), h["effect"].get<double>());
-      fmt::print("attribution vs exact patching correlation: {:.3f}\n", results.attribution_correlation);
+      fmt::print("attribution vs exact patching correlation: {:.3f}\n", results.attribution.correlation_with_patching);
       fmt::print("circuit ({}): {} nodes, {} edges; faithfulness:", results.edges.method, results.graph.kept_nodes(),
                  results.graph.kept_edges());
       for (const auto& p : results.faithfulness) fmt::print(" {}:{:.2f}", p.edges, p.faithfulness);

@@ -43,52 +43,17 @@ nlohmann::json counting_circuit_config(const CountingCircuitOptions& o, const Pr
 
 const PatchResult& CountingCircuitResults::patch(const PatchSweep& sweep, PatchDirection direction) const {
   for (const auto& p : patching)
-    if (p.sweep.site == sweep.site && p.sweep.per_head == sweep.per_head && p.sweep.per_position == sweep.per_position &&
-        p.direction == direction)
+    if (p.sweep == sweep && p.direction == direction)
       return p;
   fail<InputError>("no patching sweep {} ({}) in these results", sweep.short_name(), to_string(direction));
 }
 
 PairOptions pair_options_for(const ProbeSource& probe) {
   PairOptions o;
-  o.prefix = probe.dataset.value("prefix", o.prefix);
-  o.bos = probe.dataset.value("bos", o.bos);
-  std::tie(o.clean_split, o.corrupted_split) = default_splits(probe.dataset.value("word_lengths", std::vector<int>{1, 2, 3}));
+  o.prefix = probe.dataset.prefix;
+  o.bos = probe.dataset.bos;
+  std::tie(o.clean_split, o.corrupted_split) = default_splits(probe.dataset.word_lengths);
   return o;
-}
-
-ProbeSource load_probe_for(const Model& model, const std::string& path, const std::string& layer) {
-  H5Reader in(path);
-  if (in.attribute("kind") != std::optional<std::string>("word_index"))
-    fail<InputError>("'{}' is not a word-index result file; train a probe with 'patchbay word-index' first", path);
-  nlohmann::json summary, file_provenance;
-  try {
-    summary = nlohmann::json::parse(in.attribute("summary").value_or("{}"));
-    file_provenance = nlohmann::json::parse(in.attribute("provenance").value_or("{}"));
-  } catch (const nlohmann::json::exception&) {
-    fail<FormatError>("'{}': summary or provenance is not valid JSON", path);
-  }
-  const std::string this_model = provenance(model)["model_sha256"];
-  const std::string probe_model = file_provenance.value("model_sha256", std::string("missing"));
-  if (probe_model != this_model)
-    fail<InputError>("probe file '{}' was made with another model ({} with weights sha256 {}), not {} ({})", path,
-                     file_provenance.value("model", std::string("?")), probe_model.substr(0, 12), model.config().name,
-                     this_model.substr(0, 12));
-  ProbeSource p;
-  p.path = path;
-  const std::string name = layer.empty() ? summary.value("main_layer", std::string("0")) : layer;
-  p.probe = read_word_index_probe(path, name);
-  if (name == "embed") fail<InputError>("the embedding probe reads no block output; choose a layer 0..{}", model.config().n_layers - 1);
-  try {
-    p.layer = std::stoi(name);
-  } catch (const std::exception&) {
-    fail<InputError>("probe layer '{}' is not a block number", name);
-  }
-  if (p.probe.n_features() != model.config().d_model)
-    fail<InputError>("probe in '{}' reads {} features; {} has d_model {}", path, p.probe.n_features(), model.config().name,
-                     model.config().d_model);
-  p.dataset = summary.value("dataset", nlohmann::json::object());
-  return p;
 }
 
 std::pair<std::vector<int>, std::vector<int>> default_splits(const std::vector<int>& lengths) {
@@ -126,9 +91,9 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
       if (checkpoint) checkpoint->save(r.patching.back());
     }
 
-  r.attribution = attribution_patch(model, r.pairs, metric, PatchSweep::heads_by_position(), PatchDirection::CleanIntoCorrupted);
-  r.attribution_correlation =
-      correlation(r.attribution.effect(), r.patch(PatchSweep::heads_by_position(), PatchDirection::CleanIntoCorrupted).effect());
+  r.attribution.estimate = attribution_patch(model, r.pairs, metric, PatchSweep::heads_by_position(), PatchDirection::CleanIntoCorrupted);
+  r.attribution.correlation_with_patching =
+      correlation(r.attribution.estimate.effect(), r.patch(PatchSweep::heads_by_position(), PatchDirection::CleanIntoCorrupted).effect());
 
   r.direct_clean = direct_attribution(model, pair_tokens(r.pairs, 0), r.pairs.front().target, metric);
   r.direct_corrupted = direct_attribution(model, pair_tokens(r.pairs, 1), r.pairs.front().target, metric);
@@ -146,7 +111,7 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
   wi.bos = o.pairs.bos;
   wi.seed = o.pairs.seed;
   wi.dictionary = o.pairs.dictionary;
-  wi.unit_lengths = source.dataset.value("word_lengths", std::vector<int>{1, 2, 3});
+  wi.unit_lengths = source.dataset.word_lengths;
   wi.train_points = 7;
   wi.val_prompts = o.head_score_prompts;
   r.head_scores = head_pattern_scores(model, WordIndexDataset::generate(model.tokenizer(), wi).val.prompts);
@@ -231,7 +196,7 @@ nlohmann::json CountingCircuitResults::summary() const {
           {"corrupted_metric", heads.corrupted.mean().item<double>()},
           {"top_heads_patching", top_components(at::tensor(flat, at::kDouble), names, 10)},
           {"top_components_mean_ablation", top_components(ablations[1].effect(), ablations[1].components, 10)},
-          {"attribution_vs_patching_correlation", attribution_correlation},
+          {"attribution_vs_patching_correlation", attribution.correlation_with_patching},
           {"method", edges.method},
           {"circuit", {{"nodes", graph.kept_nodes()}, {"edges", graph.kept_edges()}, {"components", graph.kept_components()}}},
           {"top_edges", edges_json},

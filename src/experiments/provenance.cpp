@@ -5,8 +5,6 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
-#include <map>
-#include <mutex>
 
 #include <fmt/format.h>
 
@@ -26,21 +24,6 @@ std::string utc_now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-std::string cached_sha256(const std::string& path) {
-  static std::mutex mutex;
-  static std::map<std::string, std::string> memo;
-  std::lock_guard lock(mutex);
-  auto it = memo.find(path);
-  if (it != memo.end()) return it->second;
-  std::string hash;
-  try {
-    hash = sha256_file(path);
-  } catch (const std::exception&) {
-    hash = "unavailable";  // random models have no file
-  }
-  return memo[path] = hash;
 }
 
 std::vector<std::string> command_line() {
@@ -64,7 +47,7 @@ nlohmann::json provenance(const Model& model, const std::vector<std::string>& in
           {"model_architecture", to_string(c.arch)},
           {"model_dir", model.source().dir},
           {"model_file", model.source().weights_file},
-          {"model_sha256", cached_sha256(model.source().weights_file)},
+          {"model_sha256", weights_sha256(model)},
           {"created_utc", utc_now()},
           {"threads", at::get_num_threads()},
           {"command_line", command_line()},

@@ -25,7 +25,7 @@ std::string dataset_fingerprint(const WordIndexDataset& ds) {
 ActivationFeatures load_or_extract_features(const std::string& path, const Model& model, const WordIndexDataset& ds,
                                             const std::vector<int>& layers, const ExtractOptions& options) {
   const std::string fingerprint = dataset_fingerprint(ds);
-  const std::string model_hash = provenance(model)["model_sha256"];
+  const std::string model_hash = weights_sha256(model);
   auto dataset_name = [](const char* split, int layer) { return fmt::format("{}/{}", split, probe_layer_name(layer)); };
 
   if (std::filesystem::exists(path)) {

@@ -107,19 +107,4 @@ std::vector<std::string> write_word_index_results(const std::string& path, bool 
   return written;
 }
 
-LogisticProbe read_word_index_probe(const std::string& path, const std::string& layer) {
-  H5Reader in(path);
-  if (in.attribute("kind") != std::optional<std::string>("word_index"))
-    fail<InputError>("'{}' is not a word-index result file (kind {})", path, in.attribute("kind").value_or("missing"));
-  const std::string g = "layers/" + layer + "/probe";
-  if (!in.has(g + "/W")) {
-    std::string layers;
-    for (const auto& d : in.datasets())
-      if (d.ends_with("/probe/W")) layers += (layers.empty() ? "" : ", ") + d.substr(7, d.size() - 7 - 8);
-    fail<InputError>("'{}' has no probe for layer '{}' (it has: {})", path, layer, layers);
-  }
-  auto p = read_probe(in, g);
-  return p;
-}
-
 }  // namespace patchbay

@@ -38,6 +38,17 @@ std::string PatchSweep::short_name() const {
   return name + "_layer" + (per_head ? "_head" : "") + (per_position ? "_position" : "");
 }
 
+PatchSweep PatchSweep::parse(const std::string& short_name) {
+  for (int s = 0; s < kNumSites; ++s)
+    for (bool per_head : {false, true})
+      for (bool per_position : {false, true}) {
+        const PatchSweep sweep{static_cast<Site>(s), per_head, per_position};
+        if (is_block_site(sweep.site) && sweep.short_name() == short_name) return sweep;
+      }
+  fail<InputError>("unknown patching sweep '{}' (expected SITE_layer[_head][_position] with SITE a block hook such as z, "
+                   "resid_pre, attn_out, mlp_out, q, k, v or pattern, e.g. z_layer_head)", short_name);
+}
+
 namespace detail {
 
 int position_axis(Site site) { return site == Site::Pattern || site == Site::AttnScores ? 2 : 1; }

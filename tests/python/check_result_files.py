@@ -92,7 +92,7 @@ def check_counting_circuit(path, word_index_path):
         graph = f["graph"]
         for key in ["seed", "readout_layer", "model_layers", "n_heads", "n_kv_heads", "d_model"]:
             check(isinstance(graph.attrs[key], (np.integer, int)), f"graph attribute {key} is not an integer")
-        check(isinstance(f["attribution/heads_by_position"].attrs["correlation_with_patching"], (np.floating, float)),
+        check(isinstance(f["attribution/z_layer_head_position"].attrs["correlation_with_patching"], (np.floating, float)),
               "correlation_with_patching is a number")
         names = [n.decode() if isinstance(n, bytes) else n for n in graph["nodes/name"][()]]
         check("input" in names and "readout" in names, "graph nodes name input and readout")

@@ -31,10 +31,8 @@ TEST_CASE("the counting-circuit study runs end to end on stories260K and records
   auto probe = load_probe_for(model, dir / "probe.h5");
   CHECK(probe.layer == 3);
   CountingCircuitOptions o;
+  o.pairs = pair_options_for(probe);
   o.pairs.n_pairs = 4;
-  o.pairs.prefix = probe.dataset["prefix"];
-  o.pairs.bos = true;
-  std::tie(o.pairs.clean_split, o.pairs.corrupted_split) = default_splits(probe.dataset["word_lengths"]);
   CHECK(o.pairs.clean_split == std::vector<int>{4, 2});
   o.head_score_prompts = 8;
   o.top_edges = 10;
@@ -71,13 +69,48 @@ TEST_CASE("the counting-circuit study runs end to end on stories260K and records
   H5Reader f(paths.front());
   CHECK(f.attribute("kind") == std::optional<std::string>("counting_circuit"));
   for (const char* name : {"patching/z_layer_head/clean_into_corrupted/effect", "patching/resid_pre_layer_position/corrupted_into_clean/metric",
-                           "attribution/heads_by_position/effect", "direct/clean/contributions", "ablation/mean/effect",
+                           "attribution/z_layer_head_position/effect", "direct/clean/contributions", "ablation/mean/effect",
                            "ablation/resample/effect", "ablation/zero/effect", "heads/scores", "direction_ablation/kl_ablated",
                            "graph/nodes/name", "graph/edges/score", "graph/faithfulness/value", "edges/scores"})
     CHECK(f.has(name));
   CHECK(f.shape("patching/z_layer_head_position/clean_into_corrupted/metric") ==
         std::vector<std::int64_t>{4, 5, 8, static_cast<std::int64_t>(r.pairs.front().clean.tokens.size())});
   CHECK(CircuitGraph::read(f).kept_edges() == 10);
+  {
+    // The one reader gives back what was written.
+    const auto file = read_counting_circuit(f);
+    const auto& back = file.results;
+    CHECK(file.summary == r.summary());
+    CHECK(file.config == counting_circuit_config(o, probe));
+    REQUIRE(back.patching.size() == r.patching.size());
+    for (const auto& p : r.patching) {
+      const auto& q = back.patch(p.sweep, p.direction);
+      CHECK(at::equal(q.metric, p.metric));
+      CHECK(at::equal(q.clean, p.clean));
+      CHECK(q.axes == p.axes);
+    }
+    CHECK(at::equal(back.attribution.estimate.metric, r.attribution.estimate.metric));
+    CHECK(back.attribution.correlation_with_patching == r.attribution.correlation_with_patching);
+    CHECK(back.pairs.size() == r.pairs.size());
+    CHECK(back.pairs.back().corrupted.tokens == r.pairs.back().corrupted.tokens);
+    CHECK(std::pair{back.to, back.from} == std::pair{r.to, r.from});
+    REQUIRE(back.ablations.size() == 3);
+    CHECK(at::allclose(back.ablations[1].effect(), r.ablations[1].effect()));
+    CHECK(back.ablations[2].components == r.ablations[2].components);
+    CHECK(at::equal(back.direct_corrupted.contributions, r.direct_corrupted.contributions));
+    CHECK(at::equal(back.direct_clean.mlp_bias, r.direct_clean.mlp_bias));
+    CHECK(back.head_scores.patterns == r.head_scores.patterns);
+    CHECK(back.direction_ablation.kl_ablated == Approx(r.direction_ablation.kl_ablated));
+    CHECK(back.direction_ablation.rank == r.direction_ablation.rank);
+    CHECK(at::equal(back.edges.valid, r.edges.valid));
+    CHECK(back.edges.method == r.edges.method);
+    CHECK(back.graph.kept_components() == r.graph.kept_components());
+    REQUIRE(back.faithfulness.size() == r.faithfulness.size());
+    CHECK(back.faithfulness.back().edges == r.faithfulness.back().edges);
+    REQUIRE(back.attention_examples.size() == 2);
+    CHECK(back.attention_examples[1].heads == r.attention_examples[1].heads);
+    CHECK_THROWS_WITH(read_counting_circuit(H5Reader(dir / "probe.h5")), Catch::Contains("not a counting-circuit result file"));
+  }
 
   // The command line: summary JSON, and a probe from another model is refused.
   auto cli = test::run_cli("discover --model '" + test::models("stories260K") + "' --probe '" + (dir / "probe.h5") +

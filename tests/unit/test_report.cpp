@@ -52,10 +52,8 @@ std::unique_ptr<Results> make_results() {
   write_word_index_results(r->word_index, false, model, wi, run_word_index_experiment(model, wi));
   auto probe = load_probe_for(model, r->word_index);
   CountingCircuitOptions o;
+  o.pairs = pair_options_for(probe);
   o.pairs.n_pairs = 4;
-  o.pairs.prefix = probe.dataset["prefix"];
-  o.pairs.bos = true;
-  std::tie(o.pairs.clean_split, o.pairs.corrupted_split) = default_splits(probe.dataset["word_lengths"]);
   o.head_score_prompts = 8;
   o.top_edges = 10;
   r->circuit = r->dir / "circuit.h5";

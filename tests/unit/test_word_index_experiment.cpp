@@ -11,6 +11,7 @@
 #include "patchbay/experiments/word_index.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/safetensors_writer.hpp"
+#include "patchbay/probe/probe_source.hpp"
 #include "patchbay/model/load.hpp"
 #include "patchbay/model/random_model.hpp"
 

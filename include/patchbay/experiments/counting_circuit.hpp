@@ -18,24 +18,14 @@
 #include "patchbay/graph/faithfulness.hpp"
 #include "patchbay/patching/ablation.hpp"
 #include "patchbay/patching/attribution.hpp"
-#include "patchbay/probe/logistic.hpp"
+#include "patchbay/patching/patch_io.hpp"
+#include "patchbay/probe/probe_source.hpp"
 
 namespace patchbay {
 
 enum class EdgeMethod { Patch, Path, Eap, EapIg };
 EdgeMethod parse_edge_method(const std::string& name);
 const char* to_string(EdgeMethod m);
-
-struct ProbeSource {
-  LogisticProbe probe;
-  int layer = 0;          // blocks.layer.hook_resid_post
-  std::string path;       // the word-index result file it came from
-  nlohmann::json dataset; // that run's dataset settings (prefix, bos, word lengths)
-};
-
-// Loads the probe of `layer` (default: the run's main layer) from a word-index result file and
-// checks it belongs to `model` (same weights hash, width and a patchable layer).
-ProbeSource load_probe_for(const Model& model, const std::string& path, const std::string& layer = "");
 
 struct CountingCircuitOptions {
   PairOptions pairs;             // splits, number, prefix, seed (prefix/bos default to the probe's run)
@@ -68,8 +58,7 @@ struct CountingCircuitResults {
   std::vector<PatchResult> patching;       // every sweep, both directions
   // The result of one sweep in one direction; throws InputError when it was not run.
   const PatchResult& patch(const PatchSweep& sweep, PatchDirection direction) const;
-  PatchResult attribution;                 // heads by (layer, head, position), clean into corrupted
-  double attribution_correlation = 0;      // with the exact sweep of the same shape
+  AttributionResult attribution;           // heads by (layer, head, position), clean into corrupted
   DirectAttribution direct_clean, direct_corrupted;
   std::vector<AblationSweepResult> ablations;  // zero, mean, resample
   HeadScores head_scores;
@@ -90,5 +79,15 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
 std::vector<std::string> write_counting_circuit(const std::string& path, bool overwrite, const Model& model,
                                                 const ProbeSource& probe, const CountingCircuitOptions& options,
                                                 const CountingCircuitResults& results);
+
+// A counting-circuit result file read back, for the report and for drivers: the results as
+// written (pairs hold their tokens and target; groups an older file lacks stay empty).
+struct CountingCircuitFile {
+  std::string path, model;
+  nlohmann::json summary, config, provenance;
+  CountingCircuitResults results;
+};
+// Throws FormatError naming the file when it is of another kind or inconsistent.
+CountingCircuitFile read_counting_circuit(const H5Reader& in);
 
 }  // namespace patchbay

@@ -84,7 +84,4 @@ std::vector<std::string> write_word_index_results(const std::string& path, bool 
                                                   const WordIndexExperimentOptions& options,
                                                   const WordIndexResults& results);
 
-// Reads the probe of `layer` ("embed", "0", ...) back from a results file.
-LogisticProbe read_word_index_probe(const std::string& path, const std::string& layer);
-
 }  // namespace patchbay

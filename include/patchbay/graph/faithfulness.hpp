@@ -19,4 +19,10 @@ std::vector<FaithfulnessPoint> faithfulness_curve(const Model& model, const std:
                                                   const ProbeLogitDiff& metric, CircuitGraph graph,
                                                   const std::vector<std::size_t>& sizes);
 
+class H5Writer;
+class H5Reader;
+// graph/faithfulness/{edges,nodes,value} (docs/FORMAT.md); read: empty when absent.
+void write_faithfulness(H5Writer& out, const std::vector<FaithfulnessPoint>& curve);
+std::vector<FaithfulnessPoint> read_faithfulness(const H5Reader& in);
+
 }  // namespace patchbay

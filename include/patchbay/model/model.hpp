@@ -75,6 +75,11 @@ struct ModelSource {
   std::string weights_file;  // the file the weights were read from
 };
 
+class Model;
+// SHA-256 of the file the weights were read from (hex), memoised per path; "unavailable" for
+// models built in memory. Identifies the model in provenance and checks a probe belongs to it.
+std::string weights_sha256(const Model& model);
+
 class Model {
  public:
   Model(ModelConfig config, ModelWeights weights, std::shared_ptr<const Tokenizer> tokenizer, ModelSource source);

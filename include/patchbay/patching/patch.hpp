@@ -33,6 +33,9 @@ struct PatchSweep {
   static PatchSweep head_site(Site site) { return {site, true, false}; }  // Q, K, V or Pattern by (layer, head)
   std::string describe() const;   // "blocks.*.attn.hook_z by (layer, head, position)"
   std::string short_name() const; // "z_layer_head_position"
+  // The sweep whose short_name() this is; InputError listing the form when there is none.
+  static PatchSweep parse(const std::string& short_name);
+  bool operator==(const PatchSweep&) const = default;
 };
 
 struct PatchResult {
