@@ -63,6 +63,188 @@ double forward_flops(const ModelConfig& c, std::int64_t batch, std::int64_t pos,
   return layers * (dense + attention);
 }
 
+// What every benchmark shares: the GPT-2-Small-shaped model, the options and the results.
+struct Bench {
+  nlohmann::json& r;
+  const ModelConfig& config;
+  const Model& model;
+  at::Device device;
+  bool quick = false;
+  bool json = false;
+  std::int64_t d_model = 0, n_heads = 0, vocab = 0;
+  int readout = 3;  // the original experiment probes after layer 3
+  void log(const std::string& line) const {
+    if (!json) std::cout << line << std::endl;
+  }
+};
+
+void bench_gemm(const Bench& ctx) {
+  auto& r = ctx.r;
+  const auto& device = ctx.device;
+  const auto& quick = ctx.quick;
+  const std::int64_t m = quick ? 512 : 4096, k = 768, n = 3072;
+  auto a = at::randn({m, k}, at::TensorOptions().device(device)), b = at::randn({k, n}, at::TensorOptions().device(device));
+  at::Tensor c;
+  double t = best_time(5, [&] {
+    c = at::mm(a, b);
+    sync(c);
+  });
+  r["gemm_gflops"] = 2.0 * m * k * n / t / 1e9;
+  ctx.log(fmt::format("gemm         {:8.1f} GFLOP/s  ({}x{} @ {}x{}, fp32)", r["gemm_gflops"].get<double>(), m, k, k, n));
+}
+
+void bench_forward(const Bench& ctx) {
+  auto& r = ctx.r;
+  const auto& model = ctx.model;
+  const auto& config = ctx.config;
+  const auto& device = ctx.device;
+  const auto& quick = ctx.quick;
+  const auto& vocab = ctx.vocab;
+  const auto& readout = ctx.readout;
+  at::InferenceMode no_grad;
+  const std::int64_t pos = 64;
+  r["forward"] = nlohmann::json::array();
+  for (std::int64_t batch : quick ? std::vector<std::int64_t>{1, 8} : std::vector<std::int64_t>{1, 8, 32, 128}) {
+    auto tokens = at::randint(vocab, {batch, pos}, at::kLong).to(device);
+    double t = best_time(quick ? 1 : 3, [&] { sync(model.forward(tokens, ForwardOptions().stop_after(readout))); });
+    double gflops = forward_flops(config, batch, pos, readout + 1) / t / 1e9;
+    nlohmann::json row{{"batch", batch}, {"pos", pos}, {"tokens_per_s", batch * pos / t}, {"gflops", gflops}};
+    if (r.contains("gemm_gflops")) row["ratio_to_gemm"] = gflops / r["gemm_gflops"].get<double>();
+    r["forward"].push_back(row);
+    ctx.log(fmt::format("forward      batch {:4}: {:9.0f} tokens/s {:7.1f} GFLOP/s{}", batch, batch * pos / t, gflops,
+                    row.contains("ratio_to_gemm") ? fmt::format("  ({:.0f}% of gemm)", 100 * row["ratio_to_gemm"].get<double>()) : ""));
+  }
+}
+
+void bench_hooks(const Bench& ctx) {
+  auto& r = ctx.r;
+  const auto& model = ctx.model;
+  const auto& device = ctx.device;
+  const auto& vocab = ctx.vocab;
+  const auto& readout = ctx.readout;
+  at::InferenceMode no_grad;
+  auto tokens = at::randint(vocab, {8, 64}, at::kLong).to(device);
+  double bare = best_time(3, [&] { sync(model.forward(tokens, ForwardOptions().stop_after(readout))); });
+  std::vector<HookHandle> handles;
+  for (int l = 0; l <= readout; ++l) handles.push_back(model.add_hook(hook::resid_mid(l), [](at::Tensor&, HookId) {}));
+  double hooked = best_time(3, [&] { sync(model.forward(tokens, ForwardOptions().stop_after(readout))); });
+  r["hook_overhead_ratio"] = hooked / bare;
+  ctx.log(fmt::format("hooks        {} no-op hooks: {:.3f}x the unhooked pass (every other point inactive)", readout + 1, hooked / bare));
+}
+
+void bench_patch(const Bench& ctx) {
+  auto& r = ctx.r;
+  const auto& config = ctx.config;
+  const auto& device = ctx.device;
+  const auto& quick = ctx.quick;
+  const auto& vocab = ctx.vocab;
+  const auto& d_model = ctx.d_model;
+  const auto& n_heads = ctx.n_heads;
+  const auto& readout = ctx.readout;
+  const std::int64_t length = 27;
+  auto pairs = test::random_pairs(1, length, vocab, 1);
+  ProbeLogitDiff metric(test::random_probe(d_model, 7, 2), config, readout, 1, 2);
+  PatchSweep sweep = PatchSweep::heads_by_position();
+  // Both sweeps cover layers 0..3 x heads x positions; layers after the read-out are exactly
+  // zero in both (the naive loop is given the same read-out layer, so it is not penalised).
+  const double patches = (readout + 1.0) * n_heads * length;
+  auto small = random_model(gpt2_like_config(readout + 1, d_model, n_heads, vocab, 1024), 0);
+  small.to(device);
+  auto t = Clock::now();
+  auto naive = patch_sweep_naive(small, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted);
+  const double naive_s = seconds_since(t);
+  PatchResult fast;
+  double fast_s = best_time(quick ? 1 : 2, [&] {
+    fast = patch_sweep(small, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted);
+    sync(fast.metric);
+  });
+  r["patch_naive_per_s"] = patches / naive_s;
+  r["patch_fast_per_s"] = patches / fast_s;
+  r["patch_speedup"] = naive_s / fast_s;
+  r["patch_max_abs_diff"] = (fast.metric.to(at::kCPU) - naive.metric.to(at::kCPU)).abs().max().item<double>();
+  r["patch_count"] = patches;
+  ctx.log(fmt::format("patch_naive  {:8.1f} patches/s ({} hook_z patches, {}-token prompt)", patches / naive_s, patches, length));
+  ctx.log(fmt::format("patch_fast   {:8.1f} patches/s: {:.1f}x, max abs diff {:.2g}", patches / fast_s, naive_s / fast_s,
+                  r["patch_max_abs_diff"].get<double>()));
+
+  double attr_s = best_time(quick ? 1 : 2, [&] {
+    sync(attribution_patch(small, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted).metric);
+  });
+  auto approx = attribution_patch(small, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted);
+  r["attribution_s"] = attr_s;
+  r["attribution_correlation_with_exact"] = correlation(approx.effect(), fast.effect());
+  ctx.log(fmt::format("attribution  {:8.3f} s for the same {} components (correlation with exact {:.3f})", attr_s, patches,
+                  r["attribution_correlation_with_exact"].get<double>()));
+}
+
+void bench_probe_train(const Bench& ctx) {
+  auto& r = ctx.r;
+  const auto& device = ctx.device;
+  const auto& quick = ctx.quick;
+  // Overlapping classes, so L-BFGS needs real work: about 80% accuracy.
+  const std::int64_t n = quick ? 2000 : 10000, f = 768, k = 7;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  auto centres = at::randn({k, f}, gen, at::kFloat) * 0.06;
+  auto y = at::randint(k, {n}, gen, at::kLong);
+  auto X = centres.index_select(0, y) + at::randn({n, f}, gen, at::kFloat);
+  LogisticProbe probe;
+  auto t = Clock::now();
+  probe = train_logistic(X.to(device), y.to(device), k);
+  r["probe_train_s"] = seconds_since(t);
+  r["probe_converged"] = probe.converged;
+  r["probe_iterations"] = probe.iterations;
+  r["probe_train_accuracy"] = probe.predict(X.to(device)).eq(y.to(device)).to(at::kFloat).mean().item<double>();
+  ctx.log(fmt::format("probe_train  {:8.3f} s, {} L-BFGS iterations, converged {}, train accuracy {:.3f} ({}x{}, {} classes)",
+                  r["probe_train_s"].get<double>(), probe.iterations, probe.converged, r["probe_train_accuracy"].get<double>(), n, f, k));
+}
+
+void bench_extract(const Bench& ctx) {
+  auto& r = ctx.r;
+  const auto& model = ctx.model;
+  const auto& quick = ctx.quick;
+  const auto& vocab = ctx.vocab;
+  // All 13 residual streams (embeddings + 12 blocks) of 100,000 tokens, streamed to HDF5.
+  const std::int64_t seq = 128, n_seq = quick ? 16 : (100000 + seq - 1) / seq;
+  auto tokens = at::randint(vocab, {n_seq, seq}, at::kLong);
+  std::vector<HookId> hooks{hook::resid_pre(0)};
+  for (int l = 0; l < 12; ++l) hooks.push_back(hook::resid_post(l));
+  const auto dir = std::filesystem::temp_directory_path() / ("patchbay-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const double before = peak_rss_mib();
+  auto t = Clock::now();
+  std::int64_t written = 0;
+  {
+    H5Writer out((dir / "activations.h5").string(), true);
+    written = stream_activations(model, tokens, hooks, out, ExtractOptions{.batch_size = 16, .progress = 0});
+    out.commit();
+  }
+  const double s = seconds_since(t);
+  r["extract_tokens"] = written;
+  r["extract_s"] = s;
+  r["extract_file_mib"] = std::filesystem::file_size(dir / "activations.h5") / 1048576.0;
+  r["extract_peak_rss_mib"] = peak_rss_mib();
+  r["extract_peak_rss_before_mib"] = before;
+  std::filesystem::remove_all(dir);
+  ctx.log(fmt::format("extract      {} tokens x 13 residual streams in {:.1f} s ({:.0f} MiB file), peak RSS {:.0f} MiB",
+                  written, s, r["extract_file_mib"].get<double>(), r["extract_peak_rss_mib"].get<double>()));
+}
+
+void bench_stories260K(const Bench& ctx) {
+  auto& r = ctx.r;
+  const auto& device = ctx.device;
+  for (const auto& root : model_search_path()) {
+    auto dir = std::filesystem::path(root) / "stories260K";
+    if (!std::filesystem::exists(dir / "model.bin")) continue;
+    Model stories = load_model(dir.string(), device);
+    at::InferenceMode no_grad;
+    auto tokens = at::randint(512, {32, 128}, at::kLong).to(device);
+    double t = best_time(3, [&] { sync(stories.forward(tokens)); });
+    r["stories260K_tokens_per_s"] = 32 * 128 / t;
+    ctx.log(fmt::format("stories260K  {:8.0f} tokens/s (full forward, batch 32 x 128)", 32 * 128 / t));
+    break;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -74,14 +256,10 @@ int main(int argc, char** argv) try {
   app.add_flag("--quick", quick, "small sizes: checks that every benchmark runs, not a measurement");
   app.add_option("--threads", threads, "compute threads (0 = one per core)");
   app.add_option("--device", device_name, "cpu or cuda");
-  app.add_option("--only", only, "run one benchmark: gemm, forward, patch, attribution, probe_train, extract, hooks");
+  app.add_option("--only", only, "run one benchmark: gemm, forward, hooks, patch (with attribution), probe_train, extract, stories260K");
   CLI11_PARSE(app, argc, argv);
   const int n_threads = configure_threads(threads);
   const auto device = parse_device(device_name);
-  auto want = [&](const char* name) { return only.empty() || only == name; };
-  auto log = [&](const std::string& line) {
-    if (!json) std::cout << line << std::endl;
-  };
 
   nlohmann::json r{{"device", device_name}, {"threads", n_threads}, {"library_version", library_version()},
                    {"git_commit", git_commit()}, {"quick", quick}};
@@ -89,143 +267,14 @@ int main(int argc, char** argv) try {
   const auto config = gpt2_like_config(12, d_model, n_heads, vocab, 1024);
   Model model = random_model(config, 0);
   model.to(device);
-  const int readout = 3;  // the original experiment probes after layer 3
-
-  if (want("gemm")) {
-    const std::int64_t m = quick ? 512 : 4096, k = 768, n = 3072;
-    auto a = at::randn({m, k}, at::TensorOptions().device(device)), b = at::randn({k, n}, at::TensorOptions().device(device));
-    at::Tensor c;
-    double t = best_time(5, [&] {
-      c = at::mm(a, b);
-      sync(c);
-    });
-    r["gemm_gflops"] = 2.0 * m * k * n / t / 1e9;
-    log(fmt::format("gemm         {:8.1f} GFLOP/s  ({}x{} @ {}x{}, fp32)", r["gemm_gflops"].get<double>(), m, k, k, n));
-  }
-
-  if (want("forward")) {
-    at::InferenceMode no_grad;
-    const std::int64_t pos = 64;
-    r["forward"] = nlohmann::json::array();
-    for (std::int64_t batch : quick ? std::vector<std::int64_t>{1, 8} : std::vector<std::int64_t>{1, 8, 32, 128}) {
-      auto tokens = at::randint(vocab, {batch, pos}, at::kLong).to(device);
-      double t = best_time(quick ? 1 : 3, [&] { sync(model.forward(tokens, ForwardOptions().stop_after(readout))); });
-      double gflops = forward_flops(config, batch, pos, readout + 1) / t / 1e9;
-      nlohmann::json row{{"batch", batch}, {"pos", pos}, {"tokens_per_s", batch * pos / t}, {"gflops", gflops}};
-      if (r.contains("gemm_gflops")) row["ratio_to_gemm"] = gflops / r["gemm_gflops"].get<double>();
-      r["forward"].push_back(row);
-      log(fmt::format("forward      batch {:4}: {:9.0f} tokens/s {:7.1f} GFLOP/s{}", batch, batch * pos / t, gflops,
-                      row.contains("ratio_to_gemm") ? fmt::format("  ({:.0f}% of gemm)", 100 * row["ratio_to_gemm"].get<double>()) : ""));
-    }
-  }
-
-  if (want("hooks")) {
-    at::InferenceMode no_grad;
-    auto tokens = at::randint(vocab, {8, 64}, at::kLong).to(device);
-    double bare = best_time(3, [&] { sync(model.forward(tokens, ForwardOptions().stop_after(readout))); });
-    std::vector<HookHandle> handles;
-    for (int l = 0; l <= readout; ++l) handles.push_back(model.add_hook(hook::resid_mid(l), [](at::Tensor&, HookId) {}));
-    double hooked = best_time(3, [&] { sync(model.forward(tokens, ForwardOptions().stop_after(readout))); });
-    r["hook_overhead_ratio"] = hooked / bare;
-    log(fmt::format("hooks        {} no-op hooks: {:.3f}x the unhooked pass (every other point inactive)", readout + 1, hooked / bare));
-  }
-
-  if (want("patch")) {
-    const std::int64_t length = 27;
-    auto pairs = test::random_pairs(1, length, vocab, 1);
-    ProbeLogitDiff metric(test::random_probe(d_model, 7, 2), config, readout, 1, 2);
-    PatchSweep sweep = PatchSweep::heads_by_position();
-    // Both sweeps cover layers 0..3 x heads x positions; layers after the read-out are exactly
-    // zero in both (the naive loop is given the same read-out layer, so it is not penalised).
-    const double patches = (readout + 1.0) * n_heads * length;
-    auto small = random_model(gpt2_like_config(readout + 1, d_model, n_heads, vocab, 1024), 0);
-    small.to(device);
-    auto t = Clock::now();
-    auto naive = patch_sweep_naive(small, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted);
-    const double naive_s = seconds_since(t);
-    PatchResult fast;
-    double fast_s = best_time(quick ? 1 : 2, [&] {
-      fast = patch_sweep(small, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted);
-      sync(fast.metric);
-    });
-    r["patch_naive_per_s"] = patches / naive_s;
-    r["patch_fast_per_s"] = patches / fast_s;
-    r["patch_speedup"] = naive_s / fast_s;
-    r["patch_max_abs_diff"] = (fast.metric.to(at::kCPU) - naive.metric.to(at::kCPU)).abs().max().item<double>();
-    r["patch_count"] = patches;
-    log(fmt::format("patch_naive  {:8.1f} patches/s ({} hook_z patches, {}-token prompt)", patches / naive_s, patches, length));
-    log(fmt::format("patch_fast   {:8.1f} patches/s: {:.1f}x, max abs diff {:.2g}", patches / fast_s, naive_s / fast_s,
-                    r["patch_max_abs_diff"].get<double>()));
-
-    double attr_s = best_time(quick ? 1 : 2, [&] {
-      sync(attribution_patch(small, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted).metric);
-    });
-    auto approx = attribution_patch(small, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted);
-    r["attribution_s"] = attr_s;
-    r["attribution_correlation_with_exact"] = correlation(approx.effect(), fast.effect());
-    log(fmt::format("attribution  {:8.3f} s for the same {} components (correlation with exact {:.3f})", attr_s, patches,
-                    r["attribution_correlation_with_exact"].get<double>()));
-  }
-
-  if (want("probe_train")) {
-    // Overlapping classes, so L-BFGS needs real work: about 80% accuracy.
-    const std::int64_t n = quick ? 2000 : 10000, f = 768, k = 7;
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
-    auto centres = at::randn({k, f}, gen, at::kFloat) * 0.06;
-    auto y = at::randint(k, {n}, gen, at::kLong);
-    auto X = centres.index_select(0, y) + at::randn({n, f}, gen, at::kFloat);
-    LogisticProbe probe;
-    auto t = Clock::now();
-    probe = train_logistic(X.to(device), y.to(device), k);
-    r["probe_train_s"] = seconds_since(t);
-    r["probe_converged"] = probe.converged;
-    r["probe_iterations"] = probe.iterations;
-    r["probe_train_accuracy"] = probe.predict(X.to(device)).eq(y.to(device)).to(at::kFloat).mean().item<double>();
-    log(fmt::format("probe_train  {:8.3f} s, {} L-BFGS iterations, converged {}, train accuracy {:.3f} ({}x{}, {} classes)",
-                    r["probe_train_s"].get<double>(), probe.iterations, probe.converged, r["probe_train_accuracy"].get<double>(), n, f, k));
-  }
-
-  if (want("extract")) {
-    // All 13 residual streams (embeddings + 12 blocks) of 100,000 tokens, streamed to HDF5.
-    const std::int64_t seq = 128, n_seq = quick ? 16 : (100000 + seq - 1) / seq;
-    auto tokens = at::randint(vocab, {n_seq, seq}, at::kLong);
-    std::vector<HookId> hooks{hook::resid_pre(0)};
-    for (int l = 0; l < 12; ++l) hooks.push_back(hook::resid_post(l));
-    const auto dir = std::filesystem::temp_directory_path() / ("patchbay-bench-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    const double before = peak_rss_mib();
-    auto t = Clock::now();
-    std::int64_t written = 0;
-    {
-      H5Writer out((dir / "activations.h5").string(), true);
-      written = stream_activations(model, tokens, hooks, out, ExtractOptions{.batch_size = 16, .progress = 0});
-      out.commit();
-    }
-    const double s = seconds_since(t);
-    r["extract_tokens"] = written;
-    r["extract_s"] = s;
-    r["extract_file_mib"] = std::filesystem::file_size(dir / "activations.h5") / 1048576.0;
-    r["extract_peak_rss_mib"] = peak_rss_mib();
-    r["extract_peak_rss_before_mib"] = before;
-    std::filesystem::remove_all(dir);
-    log(fmt::format("extract      {} tokens x 13 residual streams in {:.1f} s ({:.0f} MiB file), peak RSS {:.0f} MiB",
-                    written, s, r["extract_file_mib"].get<double>(), r["extract_peak_rss_mib"].get<double>()));
-  }
-
-  if (want("stories260K")) {
-    for (const auto& root : model_search_path()) {
-      auto dir = std::filesystem::path(root) / "stories260K";
-      if (!std::filesystem::exists(dir / "model.bin")) continue;
-      Model stories = load_model(dir.string(), device);
-      at::InferenceMode no_grad;
-      auto tokens = at::randint(512, {32, 128}, at::kLong).to(device);
-      double t = best_time(3, [&] { sync(stories.forward(tokens)); });
-      r["stories260K_tokens_per_s"] = 32 * 128 / t;
-      log(fmt::format("stories260K  {:8.0f} tokens/s (full forward, batch 32 x 128)", 32 * 128 / t));
-      break;
-    }
-  }
-
+  const Bench bench{.r = r, .config = config, .model = model, .device = device, .quick = quick, .json = json,
+                    .d_model = d_model, .n_heads = n_heads, .vocab = vocab};
+  const std::pair<std::string, void (*)(const Bench&)> benchmarks[] = {
+      {"gemm", bench_gemm},   {"forward", bench_forward},         {"hooks", bench_hooks},
+      {"patch", bench_patch}, {"probe_train", bench_probe_train}, {"extract", bench_extract},
+      {"stories260K", bench_stories260K}};
+  for (const auto& [name, run] : benchmarks)
+    if (only.empty() || only == name) run(bench);
   if (json) std::cout << r.dump(2) << std::endl;
   return 0;
 } catch (const std::exception& e) {

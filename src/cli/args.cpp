@@ -1,5 +1,7 @@
 #include "args.hpp"
 
+#include <filesystem>
+
 #include "patchbay/core/error.hpp"
 
 namespace patchbay::cli {
@@ -25,6 +27,24 @@ int parse_int(const std::string& text, const char* what) {
   } catch (const std::exception&) {
   }
   fail<InputError>("{}: '{}' is not an integer", what, text);
+}
+
+std::string result_path(const std::string& given, const std::string& default_dir, const std::string& default_name, bool force) {
+  std::string out = given;
+  if (out.empty()) {
+    std::filesystem::create_directories("results/" + default_dir);
+    out = "results/" + default_dir + "/" + default_name;
+  }
+  if (std::filesystem::exists(out) && !force) fail<InputError>("'{}' already exists; pass --force to overwrite it", out);
+  return out;
+}
+
+std::string checkpoint_dir_for(const std::string& result, bool resume) {
+  const std::filesystem::path path(result);
+  const auto dir = (path.parent_path() / ("." + path.filename().string() + ".checkpoint")).string();
+  if (std::filesystem::exists(dir) && !resume)
+    fail<InputError>("an interrupted run left a checkpoint at '{}'; pass --resume to continue it, or delete it", dir);
+  return dir;
 }
 
 }  // namespace patchbay::cli

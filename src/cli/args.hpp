@@ -11,4 +11,12 @@ std::vector<std::string> split_list(const std::string& text, const char* separat
 // The whole of `text` as an int; InputError naming the option `what` otherwise.
 int parse_int(const std::string& text, const char* what);
 
+// Where a command writes its result: `given`, or results/<default_dir>/<default_name> (the
+// directory created). Refuses an existing file unless `force`: before hours of work, not after.
+std::string result_path(const std::string& given, const std::string& default_dir, const std::string& default_name, bool force);
+
+// The checkpoint directory beside a result (".NAME.checkpoint"), removed once the result is
+// complete. Refuses one an interrupted run left unless `resume`.
+std::string checkpoint_dir_for(const std::string& result, bool resume);
+
 }  // namespace patchbay::cli

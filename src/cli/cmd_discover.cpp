@@ -24,78 +24,80 @@ std::vector<int> parse_split(const std::string& text, const char* what) {
   }
   return out;
 }
+struct DiscoverArgs {
+  std::string model, probe, probe_layer, method = "eap", clean_split, corrupted_split, out;
+  int pairs = 32, ig_steps = 5;
+  std::size_t top = 20;
+  std::uint64_t seed = 0;
+  bool json = false, force = false, resume = false;
+};
+
+void add_options(CLI::App* cmd, DiscoverArgs& o) {
+  cmd->add_option("--model", o.model, "model directory (default: the default model)");
+  cmd->add_option("--probe", o.probe, "word-index result file holding the probe")->required();
+  cmd->add_option("--probe-layer", o.probe_layer, "probe layer to use (default: the run's main layer)");
+  cmd->add_option("--method", o.method, "edge scores: patch, path, eap or eap-ig")->check(CLI::IsMember({"patch", "path", "eap", "eap-ig"}));
+  cmd->add_option("--pairs", o.pairs, "number of clean/corrupted pairs")->check(CLI::Range(1, 100000));
+  cmd->add_option("--clean-split", o.clean_split, "tokens per word of the clean prompt, e.g. 3,1");
+  cmd->add_option("--corrupted-split", o.corrupted_split, "tokens per word of the corrupted prompt, e.g. 1,2,1");
+  cmd->add_option("--ig-steps", o.ig_steps, "EAP-IG integration steps")->check(CLI::Range(1, 1000));
+  cmd->add_option("--top", o.top, "edges kept in the recorded circuit")->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", o.seed, "seed for the pairs");
+  cmd->add_option("--out", o.out, "result file (default results/counting/MODEL_METHOD_seedS.h5)");
+  cmd->add_flag("--force", o.force, "overwrite an existing result file");
+  cmd->add_flag("--resume", o.resume, "continue an interrupted run from its checkpoint (same probe contents and options)");
+  cmd->add_flag("--json", o.json, "print the summary as JSON on stdout");
+}
+
+CountingCircuitOptions study_options(const DiscoverArgs& o, const ProbeSource& probe) {
+  CountingCircuitOptions x;
+  x.method = parse_edge_method(o.method);
+  x.ig_steps = o.ig_steps;
+  x.top_edges = o.top;
+  x.pairs = pair_options_for(probe);
+  x.pairs.n_pairs = o.pairs;
+  x.pairs.seed = o.seed;
+  if (!o.clean_split.empty()) x.pairs.clean_split = parse_split(o.clean_split, "--clean-split");
+  if (!o.corrupted_split.empty()) x.pairs.corrupted_split = parse_split(o.corrupted_split, "--corrupted-split");
+  return x;
+}
+
+void print_summary(const CountingCircuitOptions& x, const CountingCircuitResults& results, const nlohmann::json& summary,
+                   const std::vector<std::string>& paths) {
+  fmt::print("{} pairs ({} vs {}); metric: {}\n", results.pairs.size(), fmt::join(x.pairs.clean_split, "|"),
+             fmt::join(x.pairs.corrupted_split, "|"), summary["metric"].get<std::string>());
+  fmt::print("clean {:.3f}, corrupted {:.3f}\n", summary["clean_metric"].get<double>(), summary["corrupted_metric"].get<double>());
+  fmt::print("heads by patching effect (clean into corrupted):\n");
+  for (const auto& h : summary["top_heads_patching"]) fmt::print("  {:>8} {:+.3f}\n", h["component"].get<std::string>(), h["effect"].get<double>());
+  fmt::print("attribution vs exact patching correlation: {:.3f}\n", results.attribution.correlation_with_patching);
+  fmt::print("circuit ({}): {} nodes, {} edges; faithfulness:", results.edges.method, results.graph.kept_nodes(), results.graph.kept_edges());
+  for (const auto& p : results.faithfulness) fmt::print(" {}:{:.2f}", p.edges, p.faithfulness);
+  fmt::print("\nresults: {}\n", paths.front());
+}
+
+void run_discover(const DiscoverArgs& o, const GlobalOptions& global) {
+  Model model = load_model(resolve_model_dir(o.model), parse_device(global.device));
+  const auto probe = load_probe_for(model, o.probe, o.probe_layer);
+  auto x = study_options(o, probe);
+  const auto out = result_path(o.out, "counting", fmt::format("{}_{}_seed{}.h5", model.config().name, o.method, o.seed), o.force);
+  x.checkpoint_dir = checkpoint_dir_for(out, o.resume);
+  const auto results = run_counting_circuit(model, probe, x);
+  const auto paths = write_counting_circuit(out, o.force, model, probe, x, results);
+  std::filesystem::remove_all(x.checkpoint_dir);
+  auto summary = results.summary();
+  summary["outputs"] = paths;
+  if (o.json) std::cout << summary.dump(2) << std::endl;
+  else print_summary(x, results, summary, paths);
+}
+
 }  // namespace
 
 void add_discover_command(CLI::App& app, const GlobalOptions& global, Runner& selected) {
-  struct Options {
-    std::string model, probe, probe_layer, method = "eap", clean_split, corrupted_split, out;
-    int pairs = 32, ig_steps = 5;
-    std::size_t top = 20;
-    std::uint64_t seed = 0;
-    bool json = false, force = false, resume = false;
-  };
-  auto o = std::make_shared<Options>();
+  auto o = std::make_shared<DiscoverArgs>();
   auto* cmd = app.add_subcommand("discover", "find the circuit behind a word-index probe");
-  cmd->add_option("--model", o->model, "model directory (default: the default model)");
-  cmd->add_option("--probe", o->probe, "word-index result file holding the probe")->required();
-  cmd->add_option("--probe-layer", o->probe_layer, "probe layer to use (default: the run's main layer)");
-  cmd->add_option("--method", o->method, "edge scores: patch, path, eap or eap-ig")->check(CLI::IsMember({"patch", "path", "eap", "eap-ig"}));
-  cmd->add_option("--pairs", o->pairs, "number of clean/corrupted pairs")->check(CLI::Range(1, 100000));
-  cmd->add_option("--clean-split", o->clean_split, "tokens per word of the clean prompt, e.g. 3,1");
-  cmd->add_option("--corrupted-split", o->corrupted_split, "tokens per word of the corrupted prompt, e.g. 1,2,1");
-  cmd->add_option("--ig-steps", o->ig_steps, "EAP-IG integration steps")->check(CLI::Range(1, 1000));
-  cmd->add_option("--top", o->top, "edges kept in the recorded circuit")->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", o->seed, "seed for the pairs");
-  cmd->add_option("--out", o->out, "result file (default results/counting/MODEL_METHOD_seedS.h5)");
-  cmd->add_flag("--force", o->force, "overwrite an existing result file");
-  cmd->add_flag("--resume", o->resume, "continue an interrupted run from its checkpoint (same probe contents and options)");
-  cmd->add_flag("--json", o->json, "print the summary as JSON on stdout");
-  cmd->callback([&selected, &global, o] {
-    selected = [&global, o] {
-      Model model = load_model(resolve_model_dir(o->model), parse_device(global.device));
-      auto probe = load_probe_for(model, o->probe, o->probe_layer);
-      CountingCircuitOptions x;
-      x.method = parse_edge_method(o->method);
-      x.ig_steps = o->ig_steps;
-      x.top_edges = o->top;
-      x.pairs = pair_options_for(probe);
-      x.pairs.n_pairs = o->pairs;
-      x.pairs.seed = o->seed;
-      if (!o->clean_split.empty()) x.pairs.clean_split = parse_split(o->clean_split, "--clean-split");
-      if (!o->corrupted_split.empty()) x.pairs.corrupted_split = parse_split(o->corrupted_split, "--corrupted-split");
-
-      std::string out = o->out;
-      if (out.empty()) {
-        std::filesystem::create_directories("results/counting");
-        out = fmt::format("results/counting/{}_{}_seed{}.h5", model.config().name, o->method, o->seed);
-      }
-      if (std::filesystem::exists(out) && !o->force) fail<InputError>("'{}' already exists; pass --force to overwrite it", out);
-      // Completed stages go to a checkpoint beside the result; it is removed once the result is complete.
-      const std::filesystem::path out_path(out);
-      x.checkpoint_dir = (out_path.parent_path() / ("." + out_path.filename().string() + ".checkpoint")).string();
-      if (std::filesystem::exists(x.checkpoint_dir) && !o->resume)
-        fail<InputError>("an interrupted run left a checkpoint at '{}'; pass --resume to continue it, or delete it", x.checkpoint_dir);
-      auto results = run_counting_circuit(model, probe, x);
-      auto paths = write_counting_circuit(out, o->force, model, probe, x, results);
-      std::filesystem::remove_all(x.checkpoint_dir);
-      auto summary = results.summary();
-      summary["outputs"] = paths;
-      if (o->json) {
-        std::cout << summary.dump(2) << std::endl;
-        return;
-      }
-      fmt::print("{} pairs ({} vs {}); metric: {}\n", results.pairs.size(), fmt::join(x.pairs.clean_split, "|"),
-                 fmt::join(x.pairs.corrupted_split, "|"), summary["metric"].get<std::string>());
-      fmt::print("clean {:.3f}, corrupted {:.3f}\n", summary["clean_metric"].get<double>(), summary["corrupted_metric"].get<double>());
-      fmt::print("heads by patching effect (clean into corrupted):\n");
-      for (const auto& h : summary["top_heads_patching"]) fmt::print("  {:>8} {:+.3f}\n", h["component"].get<std::string>(), h["effect"].get<double>());
-      fmt::print("attribution vs exact patching correlation: {:.3f}\n", results.attribution.correlation_with_patching);
-      fmt::print("circuit ({}): {} nodes, {} edges; faithfulness:", results.edges.method, results.graph.kept_nodes(),
-                 results.graph.kept_edges());
-      for (const auto& p : results.faithfulness) fmt::print(" {}:{:.2f}", p.edges, p.faithfulness);
-      fmt::print("\nresults: {}\n", paths.front());
-    };
-  });
+  add_options(cmd, *o);
+  cmd->callback([&selected, &global, o] { selected = [&global, o] { run_discover(*o, global); }; });
 }
 
 }  // namespace patchbay::cli
+

@@ -62,50 +62,45 @@ std::pair<std::vector<int>, std::vector<int>> default_splits(const std::vector<i
   return {{2 * m, m}, {m, m, m}};
 }
 
-CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSource& source,
-                                            const CountingCircuitOptions& o) {
-  const auto& c = model.config();
-  CountingCircuitResults r;
-  r.pairs = token_aligned_pairs(model.tokenizer(), o.pairs);
-  r.to = r.pairs.front().clean_label;
-  r.from = r.pairs.front().corrupted_label;
-  if (std::max(r.to, r.from) >= source.probe.n_classes())
-    fail<InputError>("the pairs' word indices ({}, {}) exceed the probe's {} classes", r.to, r.from, source.probe.n_classes());
-  const ProbeLogitDiff metric(source.probe, c, source.layer, r.to, r.from);
+namespace {
 
-  // Exact activation patching, both directions.
-  std::vector<PatchSweep> sweeps = {PatchSweep::resid_pre_by_position(), PatchSweep::attn_out_by_position(),
-                                    PatchSweep::mlp_out_by_position(),   PatchSweep::heads(),
-                                    PatchSweep::heads_by_position(),     PatchSweep::head_site(Site::Q),
-                                    PatchSweep::head_site(Site::K),      PatchSweep::head_site(Site::V),
-                                    PatchSweep::head_site(Site::Pattern)};
-  std::optional<DiscoverCheckpoint> checkpoint;
-  if (!o.checkpoint_dir.empty()) checkpoint.emplace(o.checkpoint_dir, source.path, counting_circuit_config(o, source));
-  for (const auto& sweep : sweeps)
+// The sweeps `discover` runs, in both directions: the residual stream, attention and MLP
+// outputs by position, heads, heads by position, and what heads read (q, k, v, pattern).
+std::vector<PatchSweep> default_sweeps() {
+  return {PatchSweep::resid_pre_by_position(), PatchSweep::attn_out_by_position(), PatchSweep::mlp_out_by_position(),
+          PatchSweep::heads(),                 PatchSweep::heads_by_position(),    PatchSweep::head_site(Site::Q),
+          PatchSweep::head_site(Site::K),      PatchSweep::head_site(Site::V),     PatchSweep::head_site(Site::Pattern)};
+}
+
+std::vector<PatchResult> patch_every_sweep(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+                                           DiscoverCheckpoint* checkpoint) {
+  std::vector<PatchResult> out;
+  for (const auto& sweep : default_sweeps())
     for (auto direction : {PatchDirection::CleanIntoCorrupted, PatchDirection::CorruptedIntoClean}) {
       if (auto done = checkpoint ? checkpoint->patch_result(sweep, direction) : std::nullopt) {
-        r.patching.push_back(std::move(*done));
+        out.push_back(std::move(*done));
         continue;
       }
-      r.patching.push_back(patch_sweep(model, r.pairs, metric, sweep, direction));
-      if (checkpoint) checkpoint->save(r.patching.back());
+      out.push_back(patch_sweep(model, pairs, metric, sweep, direction));
+      if (checkpoint) checkpoint->save(out.back());
     }
+  return out;
+}
 
-  r.attribution.estimate = attribution_patch(model, r.pairs, metric, PatchSweep::heads_by_position(), PatchDirection::CleanIntoCorrupted);
-  r.attribution.correlation_with_patching =
-      correlation(r.attribution.estimate.effect(), r.patch(PatchSweep::heads_by_position(), PatchDirection::CleanIntoCorrupted).effect());
-
-  r.direct_clean = direct_attribution(model, pair_tokens(r.pairs, 0), r.pairs.front().target, metric);
-  r.direct_corrupted = direct_attribution(model, pair_tokens(r.pairs, 1), r.pairs.front().target, metric);
-
+std::vector<AblationSweepResult> ablate_each_component(const Model& model, const std::vector<PromptPair>& pairs,
+                                                       const ProbeLogitDiff& metric, const CountingCircuitOptions& o) {
+  std::vector<AblationSweepResult> out;
   for (auto kind : {AblationKind::Zero, AblationKind::Mean, AblationKind::Resample}) {
     AblationOptions a = o.mean_ablation;
     a.kind = kind;
     a.seed = o.pairs.seed;
-    r.ablations.push_back(ablation_sweep(model, r.pairs, metric, a));
+    out.push_back(ablation_sweep(model, pairs, metric, a));
   }
+  return out;
+}
 
-  // Attention patterns on word-index prompts from the probe's distribution.
+// Attention-pattern scores on word-index prompts from the probe's distribution.
+HeadScores score_heads(const Model& model, const ProbeSource& source, const CountingCircuitOptions& o) {
   WordIndexOptions wi;
   wi.prefix = o.pairs.prefix;
   wi.bos = o.pairs.bos;
@@ -114,34 +109,36 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
   wi.unit_lengths = source.dataset.word_lengths;
   wi.train_points = 7;
   wi.val_prompts = o.head_score_prompts;
-  r.head_scores = head_pattern_scores(model, WordIndexDataset::generate(model.tokenizer(), wi).val.prompts);
-  {
-    auto effect = r.patch(PatchSweep::heads(), PatchDirection::CleanIntoCorrupted).effect().abs().flatten();  // [layer * head]
-    auto top = std::get<1>(effect.topk(std::min<std::int64_t>(o.attention_example_heads, effect.numel())));
-    std::vector<std::pair<int, std::int64_t>> heads;
-    for (std::int64_t i = 0; i < top.size(0); ++i) {
-      const auto flat = top[i].item<std::int64_t>();
-      heads.emplace_back(static_cast<int>(flat / c.n_heads), flat % c.n_heads);
-    }
-    r.attention_examples = {attention_example(model, r.pairs.front().clean.tokens, heads, "clean"),
-                            attention_example(model, r.pairs.front().corrupted.tokens, heads, "corrupted")};
-  }
+  return head_pattern_scores(model, WordIndexDataset::generate(model.tokenizer(), wi).val.prompts);
+}
 
-  const auto text = text_chunks(model.tokenizer(), general_text(), std::min<std::int64_t>(64, c.n_ctx),
-                                c.arch == Architecture::Llama);
-  r.direction_ablation = ablate_probe_directions(model, source.probe, source.layer, text, DirectionAblationKind::Project, o.pairs.seed);
+// Attention patterns of the heads with the largest exact-patching effect on the first pair.
+std::vector<AttentionExample> top_head_examples(const Model& model, const CountingCircuitResults& r, int n_heads) {
+  const auto H = model.config().n_heads;
+  auto effect = r.patch(PatchSweep::heads(), PatchDirection::CleanIntoCorrupted).effect().abs().flatten();  // [layer * head]
+  auto top = std::get<1>(effect.topk(std::min<std::int64_t>(n_heads, effect.numel())));
+  std::vector<std::pair<int, std::int64_t>> heads;
+  for (std::int64_t i = 0; i < top.size(0); ++i) heads.emplace_back(static_cast<int>(top[i].item<std::int64_t>() / H), top[i].item<std::int64_t>() % H);
+  return {attention_example(model, r.pairs.front().clean.tokens, heads, "clean"),
+          attention_example(model, r.pairs.front().corrupted.tokens, heads, "corrupted")};
+}
 
-  if (auto done = checkpoint ? checkpoint->edges() : std::nullopt) {
-    r.edges = std::move(*done);
-  } else {
-    switch (o.method) {
-      case EdgeMethod::Eap: r.edges = edge_attribution(model, r.pairs, metric, PatchDirection::CleanIntoCorrupted, 0); break;
-      case EdgeMethod::EapIg: r.edges = edge_attribution(model, r.pairs, metric, PatchDirection::CleanIntoCorrupted, o.ig_steps); break;
-      case EdgeMethod::Patch:
-      case EdgeMethod::Path: r.edges = path_patch(model, r.pairs, metric, PatchDirection::CleanIntoCorrupted); break;
-    }
-    if (checkpoint) checkpoint->save(r.edges);
+EdgeScores score_edges(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric, const CountingCircuitOptions& o,
+                       DiscoverCheckpoint* checkpoint) {
+  if (auto done = checkpoint ? checkpoint->edges() : std::nullopt) return std::move(*done);
+  EdgeScores edges;
+  switch (o.method) {
+    case EdgeMethod::Eap: edges = edge_attribution(model, pairs, metric, PatchDirection::CleanIntoCorrupted, 0); break;
+    case EdgeMethod::EapIg: edges = edge_attribution(model, pairs, metric, PatchDirection::CleanIntoCorrupted, o.ig_steps); break;
+    case EdgeMethod::Patch:
+    case EdgeMethod::Path: edges = path_patch(model, pairs, metric, PatchDirection::CleanIntoCorrupted); break;
   }
+  if (checkpoint) checkpoint->save(edges);
+  return edges;
+}
+
+GraphInfo graph_info(const Model& model, const ProbeSource& source, const CountingCircuitOptions& o, const CountingCircuitResults& r) {
+  const auto& c = model.config();
   GraphInfo info;
   info.method = r.edges.method;
   info.metric = fmt::format("probe logit difference (class {} - class {}) at blocks.{}.hook_resid_post, target position {}",
@@ -156,13 +153,49 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
   info.model_layers = static_cast<int>(c.n_layers);
   info.d_model = static_cast<int>(c.d_model);
   info.provenance = provenance(model, {source.path});
-  r.graph = CircuitGraph::from_edge_scores(r.edges, info);
+  return info;
+}
 
+// Circuit sizes of the faithfulness curve: the options' sizes, or 1, 2, 4, ... edges; always all edges.
+std::vector<std::size_t> faithfulness_sizes(const CountingCircuitOptions& o, std::size_t all_edges) {
   auto sizes = o.faithfulness_sizes;
   if (sizes.empty())
-    for (std::size_t k = 1; k < r.graph.num_edges(); k *= 2) sizes.push_back(k);
-  sizes.push_back(r.graph.num_edges());
-  r.faithfulness = faithfulness_curve(model, r.pairs, metric, r.graph, sizes);
+    for (std::size_t k = 1; k < all_edges; k *= 2) sizes.push_back(k);
+  sizes.push_back(all_edges);
+  return sizes;
+}
+
+}  // namespace
+
+CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSource& source, const CountingCircuitOptions& o) {
+  const auto& c = model.config();
+  CountingCircuitResults r;
+  r.pairs = token_aligned_pairs(model.tokenizer(), o.pairs);
+  r.to = r.pairs.front().clean_label;
+  r.from = r.pairs.front().corrupted_label;
+  if (std::max(r.to, r.from) >= source.probe.n_classes())
+    fail<InputError>("the pairs' word indices ({}, {}) exceed the probe's {} classes", r.to, r.from, source.probe.n_classes());
+  const ProbeLogitDiff metric(source.probe, c, source.layer, r.to, r.from);
+  std::optional<DiscoverCheckpoint> checkpoint;
+  if (!o.checkpoint_dir.empty()) checkpoint.emplace(o.checkpoint_dir, source.path, counting_circuit_config(o, source));
+  auto* saved = checkpoint ? &*checkpoint : nullptr;
+
+  r.patching = patch_every_sweep(model, r.pairs, metric, saved);
+  const auto by_position = PatchSweep::heads_by_position();
+  r.attribution.estimate = attribution_patch(model, r.pairs, metric, by_position, PatchDirection::CleanIntoCorrupted);
+  r.attribution.correlation_with_patching =
+      correlation(r.attribution.estimate.effect(), r.patch(by_position, PatchDirection::CleanIntoCorrupted).effect());
+  r.direct_clean = direct_attribution(model, pair_tokens(r.pairs, 0), r.pairs.front().target, metric);
+  r.direct_corrupted = direct_attribution(model, pair_tokens(r.pairs, 1), r.pairs.front().target, metric);
+  r.ablations = ablate_each_component(model, r.pairs, metric, o);
+  r.head_scores = score_heads(model, source, o);
+  r.attention_examples = top_head_examples(model, r, o.attention_example_heads);
+  const auto text = text_chunks(model.tokenizer(), general_text(), std::min<std::int64_t>(64, c.n_ctx), c.arch == Architecture::Llama);
+  r.direction_ablation = ablate_probe_directions(model, source.probe, source.layer, text, DirectionAblationKind::Project, o.pairs.seed);
+
+  r.edges = score_edges(model, r.pairs, metric, o, saved);
+  r.graph = CircuitGraph::from_edge_scores(r.edges, graph_info(model, source, o, r));
+  r.faithfulness = faithfulness_curve(model, r.pairs, metric, r.graph, faithfulness_sizes(o, r.graph.num_edges()));
   r.graph.keep_top_k(o.top_edges);
   return r;
 }

@@ -103,81 +103,103 @@ bool WordIndexResults::all_converged() const {
                      [](const LayerProbeResult& r) { return r.probe.converged && r.control_probe.converged; });
 }
 
-WordIndexResults run_word_index_experiment(const Model& model, const WordIndexExperimentOptions& o) {
-  const auto& c = model.config();
-  WordIndexResults r;
+namespace {
+
+// Layers to probe, sorted and unique (empty: embed and every block).
+std::vector<int> probed_layers(const WordIndexExperimentOptions& o, const ModelConfig& c) {
   std::vector<int> layers = o.layers;
   if (layers.empty())
     for (int l = -1; l < c.n_layers; ++l) layers.push_back(l);
   std::sort(layers.begin(), layers.end());
   layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
-  r.main_layer = o.main_layer == -2 ? std::min<int>(3, static_cast<int>(c.n_layers) - 1) : o.main_layer;
-  if (std::find(layers.begin(), layers.end(), r.main_layer) == layers.end()) r.main_layer = layers.back();
+  return layers;
+}
 
-  r.dataset = WordIndexDataset::generate(model.tokenizer(), o.data);
-  const auto& ds = r.dataset;
-  const int K = ds.n_classes();
-
-  auto t0 = std::chrono::steady_clock::now();
+// Features of every probed layer: from the activation cache when given, else from the
+// checkpoint's (so an interrupted run does not extract again), else extracted in memory.
+ActivationFeatures features_for(const Model& model, const WordIndexDataset& ds, const std::vector<int>& layers,
+                                const WordIndexExperimentOptions& o) {
   namespace fs = std::filesystem;
   if (!o.checkpoint_dir.empty()) fs::create_directories(o.checkpoint_dir);
-  const std::string features_file =
-      !o.activations_cache.empty() ? o.activations_cache
-                                   : o.checkpoint_dir.empty() ? "" : (fs::path(o.checkpoint_dir) / "features.h5").string();
-  ActivationFeatures features = features_file.empty()
-                                    ? ActivationFeatures{extract_features(model, ds.train, layers, o.extract),
-                                                         extract_features(model, ds.val, layers, o.extract)}
-                                    : load_or_extract_features(features_file, model, ds, layers, o.extract);
-  r.extract_seconds = seconds_since(t0);
-  if (!o.activations_cache.empty()) r.input_files.push_back(o.activations_cache);
+  const std::string file = !o.activations_cache.empty() ? o.activations_cache
+                           : o.checkpoint_dir.empty()   ? ""
+                                                        : (fs::path(o.checkpoint_dir) / "features.h5").string();
+  if (file.empty()) return {extract_features(model, ds.train, layers, o.extract), extract_features(model, ds.val, layers, o.extract)};
+  return load_or_extract_features(file, model, ds, layers, o.extract);
+}
 
-  t0 = std::chrono::steady_clock::now();
+// The probe and control probe of one layer. A layer finished before an interruption is read
+// back from its checkpoint (probes are deterministic, so this equals retraining); otherwise
+// trained and checkpointed.
+std::pair<LogisticProbe, LogisticProbe> train_layer_probes(int layer, const at::Tensor& X, const at::Tensor& y, const at::Tensor& control_y,
+                                                           std::int64_t n_classes, const WordIndexExperimentOptions& o) {
+  namespace fs = std::filesystem;
+  const auto checkpoint = o.checkpoint_dir.empty() ? std::string()
+                                                   : (fs::path(o.checkpoint_dir) / ("layer_" + probe_layer_name(layer) + ".h5")).string();
+  const auto settings = fmt::format("C={} tol={} max_iter={} history={} standardize={}", o.probe.C, o.probe.tol, o.probe.max_iter,
+                                    o.probe.history, o.probe.standardize);
+  if (!checkpoint.empty() && fs::exists(checkpoint)) {
+    H5Reader in(checkpoint);
+    if (in.attribute("probe_settings") != settings)
+      fail<InputError>("checkpoint '{}' was trained with other probe settings ({}), not {}; delete the checkpoint", checkpoint,
+                       in.attribute("probe_settings").value_or("none"), settings);
+    return {read_probe(in, "probe"), read_probe(in, "control")};
+  }
+  std::pair<LogisticProbe, LogisticProbe> probes{train_logistic(X, y, n_classes, o.probe), train_logistic(X, control_y, n_classes, o.probe)};
+  if (!checkpoint.empty()) {
+    H5Writer out(checkpoint, /*overwrite=*/false);
+    write_probe(out, "probe", probes.first);
+    write_probe(out, "control", probes.second);
+    out.write_attribute("probe_settings", settings);
+    out.commit();
+  }
+  return probes;
+}
+
+std::vector<LayerProbeResult> probe_every_layer(const WordIndexDataset& ds, const std::vector<int>& layers,
+                                                const ActivationFeatures& features, const WordIndexExperimentOptions& o) {
+  const int K = ds.n_classes();
   const auto y_train = labels_of(ds.train), y_val = labels_of(ds.val);
   const auto control_train = at::tensor(control_labels(ds.train, K, o.data.seed), at::kLong);
   const auto control_val = at::tensor(control_labels(ds.val, K, o.data.seed), at::kLong);
+  std::vector<LayerProbeResult> out;
   Progress training("training probes", static_cast<std::int64_t>(layers.size()), o.extract.progress);
   for (std::size_t i = 0; i < layers.size(); ++i) {
     LayerProbeResult lr;
     lr.layer = layers[i];
     const auto& X_train = features.train[i];
     const auto& X_val = features.val[i];
-    // A layer finished before an interruption is read back from its checkpoint (probes are
-    // deterministic, so this equals retraining); otherwise trained and checkpointed.
-    const auto checkpoint = o.checkpoint_dir.empty()
-                                ? std::string()
-                                : (fs::path(o.checkpoint_dir) / ("layer_" + probe_layer_name(lr.layer) + ".h5")).string();
-    const auto probe_settings = fmt::format("C={} tol={} max_iter={} history={} standardize={}", o.probe.C, o.probe.tol,
-                                            o.probe.max_iter, o.probe.history, o.probe.standardize);
-    if (!checkpoint.empty() && fs::exists(checkpoint)) {
-      H5Reader in(checkpoint);
-      if (in.attribute("probe_settings") != probe_settings)
-        fail<InputError>("checkpoint '{}' was trained with other probe settings ({}), not {}; delete the checkpoint",
-                         checkpoint, in.attribute("probe_settings").value_or("none"), probe_settings);
-      lr.probe = read_probe(in, "probe");
-      lr.control_probe = read_probe(in, "control");
-    } else {
-      lr.probe = train_logistic(X_train, y_train, K, o.probe);
-      lr.control_probe = train_logistic(X_train, control_train, K, o.probe);
-      if (!checkpoint.empty()) {
-        H5Writer out(checkpoint, /*overwrite=*/false);
-        write_probe(out, "probe", lr.probe);
-        write_probe(out, "control", lr.control_probe);
-        out.write_attribute("probe_settings", probe_settings);
-        out.commit();
-      }
-    }
+    std::tie(lr.probe, lr.control_probe) = train_layer_probes(lr.layer, X_train, y_train, control_train, K, o);
     lr.train_accuracy = lr.probe.predict(X_train).eq(y_train).to(at::kDouble).mean().item<double>();
     lr.val = evaluate_predictions(lr.probe.predict(X_val), ds.val, K);
     lr.control_accuracy = lr.control_probe.predict(X_val).eq(control_val).to(at::kDouble).mean().item<double>();
-    r.layers.push_back(std::move(lr));
+    out.push_back(std::move(lr));
     training.advance();
   }
   training.finish();
+  return out;
+}
+
+}  // namespace
+
+WordIndexResults run_word_index_experiment(const Model& model, const WordIndexExperimentOptions& o) {
+  const auto& c = model.config();
+  WordIndexResults r;
+  const auto layers = probed_layers(o, c);
+  r.main_layer = o.main_layer == -2 ? std::min<int>(3, static_cast<int>(c.n_layers) - 1) : o.main_layer;
+  if (std::find(layers.begin(), layers.end(), r.main_layer) == layers.end()) r.main_layer = layers.back();
+  r.dataset = WordIndexDataset::generate(model.tokenizer(), o.data);
+
+  auto t0 = std::chrono::steady_clock::now();
+  const auto features = features_for(model, r.dataset, layers, o);
+  r.extract_seconds = seconds_since(t0);
+  if (!o.activations_cache.empty()) r.input_files.push_back(o.activations_cache);
+  t0 = std::chrono::steady_clock::now();
+  r.layers = probe_every_layer(r.dataset, layers, features, o);
   r.train_seconds = seconds_since(t0);
 
-  r.abs_position_baseline = feature_baseline(ds, [](const Prompt&, const ProbePoint& pt) { return pt.position; });
-  r.space_count_baseline =
-      feature_baseline(ds, [](const Prompt& p, const ProbePoint& pt) { return space_count(p, pt.position); });
+  r.abs_position_baseline = feature_baseline(r.dataset, [](const Prompt&, const ProbePoint& pt) { return pt.position; });
+  r.space_count_baseline = feature_baseline(r.dataset, [](const Prompt& p, const ProbePoint& pt) { return space_count(p, pt.position); });
   // "Works" is judged against absolute position, the explanation the experiment rules out. The
   // space count is reported beside it: in the words scheme it equals the word index + 1 by
   // construction, so it measures how easy the confound makes the task, not a bar to beat.

@@ -74,13 +74,12 @@ void CircuitGraph::write(H5Writer& out, const std::string& group) const {
   for (const auto& [key, value] : numbers) out.write_attribute(key, value, group);
 }
 
-CircuitGraph CircuitGraph::read(const H5Reader& in, const std::string& group) {
-  const std::string n = group + "/nodes/", e = group + "/edges/";
-  if (!in.has(n + "name") || !in.has(e + "source"))
-    fail<FormatError>("'{}' holds no circuit graph (expected /{}/nodes and /{}/edges)", in.path(), group, group);
-  CircuitGraph cg;
-  // Attributes become JSON and text in exports: they must be valid UTF-8.
-  auto attr = [&](const char* key) {
+namespace {
+
+// The graph group's attributes, checked: text must be UTF-8 (it becomes JSON and XML in
+// exports), numbers integers, and the sizes exports enumerate bounded.
+GraphInfo read_graph_info(const H5Reader& in, const std::string& group) {
+  auto text = [&](const char* key) {
     auto value = in.attribute(key, group).value_or("");
     try {
       (void)nlohmann::json(value).dump();
@@ -89,50 +88,54 @@ CircuitGraph CircuitGraph::read(const H5Reader& in, const std::string& group) {
     }
     return value;
   };
-  auto as_int = [&](const char* key) {
+  auto integer = [&](const char* key) {
     auto value = in.numeric_attribute(key, group);
     if (!value || *value != std::floor(*value) || std::abs(*value) > 1e15)
       fail<FormatError>("'{}': graph attribute '{}' is missing or not an integer", in.path(), key);
     return static_cast<std::int64_t>(*value);
   };
-  cg.info_.method = attr("method");
-  cg.info_.metric = attr("metric");
-  cg.info_.model = attr("model");
-  cg.info_.dataset = attr("dataset");
-  cg.info_.probe = attr("probe");
-  cg.info_.seed = static_cast<std::uint64_t>(as_int("seed"));
-  cg.info_.readout_layer = static_cast<int>(as_int("readout_layer"));
-  cg.info_.n_heads = static_cast<int>(as_int("n_heads"));
-  cg.info_.d_model = static_cast<int>(as_int("d_model"));
-  cg.info_.n_kv_heads = static_cast<int>(as_int("n_kv_heads"));
-  cg.info_.model_layers = static_cast<int>(as_int("model_layers"));
-  // Exports enumerate every layer and head these declare: bound them before anything is sized by them.
-  const auto& i = cg.info_;
+  GraphInfo i;
+  i.method = text("method");
+  i.metric = text("metric");
+  i.model = text("model");
+  i.dataset = text("dataset");
+  i.probe = text("probe");
+  i.seed = static_cast<std::uint64_t>(integer("seed"));
+  i.readout_layer = static_cast<int>(integer("readout_layer"));
+  i.n_heads = static_cast<int>(integer("n_heads"));
+  i.d_model = static_cast<int>(integer("d_model"));
+  i.n_kv_heads = static_cast<int>(integer("n_kv_heads"));
+  i.model_layers = static_cast<int>(integer("model_layers"));
   if (i.n_heads < 1 || i.n_heads > kMaxGraphHeads || i.model_layers < 1 || i.model_layers > kMaxGraphLayers ||
       i.readout_layer < 0 || i.readout_layer >= i.model_layers || i.n_kv_heads < 1 || i.n_kv_heads > i.n_heads)
     fail<FormatError>("'{}': graph attributes out of range: n_heads {} (1..{}), n_kv_heads {} (1..n_heads), model_layers {} (1..{}), "
                       "readout_layer {} (0..model_layers-1)",
                       in.path(), i.n_heads, kMaxGraphHeads, i.n_kv_heads, i.model_layers, kMaxGraphLayers, i.readout_layer);
   try {
-    cg.info_.provenance = nlohmann::json::parse(attr("provenance"));
+    i.provenance = nlohmann::json::parse(text("provenance"));
   } catch (const nlohmann::json::exception&) {
     fail<FormatError>("'{}': graph provenance is not valid JSON", in.path());
   }
+  return i;
+}
 
+// Names are identifiers patchbay writes ("a3.h5", "m2", "input", "readout"): printable ASCII.
+void check_name(const H5Reader& in, const std::string& name, std::size_t i) {
+  if (name.empty() || name.size() > 64 ||
+      !std::all_of(name.begin(), name.end(), [](char ch) { return ch > ' ' && ch < 127 && ch != '"' && ch != '\\'; }))
+    fail<FormatError>("'{}': node {} has an invalid name (expected up to 64 printable ASCII characters)", in.path(), i);
+}
+
+void read_nodes(const H5Reader& in, const std::string& group, CircuitGraph::Graph& g) {
+  const std::string n = group + "/nodes/";
   const auto names = in.read_strings(n + "name"), kinds = in.read_strings(n + "kind");
   const auto layer = in.read_int64s(n + "layer"), head = in.read_int64s(n + "head"), kept = in.read_int64s(n + "kept");
   const auto score = in.read_doubles(n + "score");
   const auto V = names.size();
   if (kinds.size() != V || layer.size() != V || head.size() != V || kept.size() != V || score.size() != V)
     fail<FormatError>("'{}': node columns of /{}/nodes have different lengths", in.path(), group);
-  // Names are identifiers patchbay writes ("a3.h5", "m2", "input", "readout"): printable ASCII.
-  auto check_name = [&](const std::string& name, const char* what, std::size_t i) {
-    if (name.empty() || name.size() > 64 ||
-        !std::all_of(name.begin(), name.end(), [](char ch) { return ch > ' ' && ch < 127 && ch != '"' && ch != '\\'; }))
-      fail<FormatError>("'{}': {} {} has an invalid name (expected up to 64 printable ASCII characters)", in.path(), what, i);
-  };
   for (std::size_t i = 0; i < V; ++i) {
-    check_name(names[i], "node", i);
+    check_name(in, names[i], i);
     if (layer[i] < -1 || layer[i] > 100000 || head[i] < -1 || head[i] > 100000)
       fail<FormatError>("'{}': node {} has layer {} and head {}, out of range", in.path(), i, layer[i], head[i]);
     NodeKind kind;
@@ -141,15 +144,17 @@ CircuitGraph CircuitGraph::read(const H5Reader& in, const std::string& group) {
     } catch (const InputError& e) {
       fail<FormatError>("'{}': node {}: {}", in.path(), i, e.what());
     }
-    boost::add_vertex(CircuitNode{names[i], kind, static_cast<int>(layer[i]), static_cast<int>(head[i]),
-                                  score[i], kept[i] != 0},
-                      cg.g_);
+    boost::add_vertex(CircuitNode{names[i], kind, static_cast<int>(layer[i]), static_cast<int>(head[i]), score[i], kept[i] != 0}, g);
   }
-  const auto source = in.read_int64s(e + "source"), target = in.read_int64s(e + "target"), ekept = in.read_int64s(e + "kept");
-  const auto escore = in.read_doubles(e + "score");
+}
+
+void read_edges(const H5Reader& in, const std::string& group, CircuitGraph::Graph& g) {
+  const std::string e = group + "/edges/";
+  const auto source = in.read_int64s(e + "source"), target = in.read_int64s(e + "target"), kept = in.read_int64s(e + "kept");
+  const auto score = in.read_doubles(e + "score");
   const auto qkv = in.read_strings(e + "qkv");
-  const auto E = source.size();
-  if (target.size() != E || ekept.size() != E || escore.size() != E || qkv.size() != E)
+  const auto E = source.size(), V = boost::num_vertices(g);
+  if (target.size() != E || kept.size() != E || score.size() != E || qkv.size() != E)
     fail<FormatError>("'{}': edge columns of /{}/edges have different lengths", in.path(), group);
   for (std::size_t i = 0; i < E; ++i) {
     if (!(qkv[i].empty() || qkv[i] == "q" || qkv[i] == "k" || qkv[i] == "v"))
@@ -157,8 +162,19 @@ CircuitGraph CircuitGraph::read(const H5Reader& in, const std::string& group) {
     const auto s = source[i], t = target[i];
     if (s < 0 || static_cast<std::size_t>(s) >= V || t < 0 || static_cast<std::size_t>(t) >= V)
       fail<FormatError>("'{}': edge {} joins vertices {} -> {}, outside 0..{}", in.path(), i, s, t, static_cast<std::int64_t>(V) - 1);
-    boost::add_edge(static_cast<Vertex>(s), static_cast<Vertex>(t), CircuitEdge{qkv[i], escore[i], ekept[i] != 0}, cg.g_);
+    boost::add_edge(static_cast<CircuitGraph::Vertex>(s), static_cast<CircuitGraph::Vertex>(t), CircuitEdge{qkv[i], score[i], kept[i] != 0}, g);
   }
+}
+
+}  // namespace
+
+CircuitGraph CircuitGraph::read(const H5Reader& in, const std::string& group) {
+  if (!in.has(group + "/nodes/name") || !in.has(group + "/edges/source"))
+    fail<FormatError>("'{}' holds no circuit graph (expected /{}/nodes and /{}/edges)", in.path(), group, group);
+  CircuitGraph cg;
+  cg.info_ = read_graph_info(in, group);  // first: exports are sized by it
+  read_nodes(in, group, cg.g_);
+  read_edges(in, group, cg.g_);
   return cg;
 }
 

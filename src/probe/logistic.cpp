@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <deque>
+#include <optional>
+#include <tuple>
 
 #include <ATen/ATen.h>
 
@@ -43,36 +45,99 @@ at::Tensor LogisticProbe::logit_diff_direction(std::int64_t from, std::int64_t t
   return mean.defined() ? d / std : d;
 }
 
-LogisticProbe train_logistic(const at::Tensor& X_in, const at::Tensor& y, std::int64_t n_classes,
-                             const ProbeOptions& o) {
-  if (X_in.dim() != 2 || y.dim() != 1 || X_in.size(0) != y.size(0) || X_in.size(0) == 0)
-    fail<InputError>("probe training needs X [N, F] and y [N] with N > 0, got X {} and y {}", shape_str(X_in.sizes()),
-                     shape_str(y.sizes()));
+namespace {
+
+void check_training_inputs(const at::Tensor& X, const at::Tensor& y, std::int64_t n_classes, const ProbeOptions& o) {
+  if (X.dim() != 2 || y.dim() != 1 || X.size(0) != y.size(0) || X.size(0) == 0)
+    fail<InputError>("probe training needs X [N, F] and y [N] with N > 0, got X {} and y {}", shape_str(X.sizes()), shape_str(y.sizes()));
   if (n_classes < 2) fail<InputError>("probe needs at least 2 classes, got {}", n_classes);
   if (!(o.C > 0) || !(o.tol > 0) || o.max_iter < 1 || o.history < 1)
     fail<InputError>("probe options out of range: C = {}, tol = {}, max_iter = {}", o.C, o.tol, o.max_iter);
-  auto labels = y.to(at::kCPU, at::kLong);
-  auto [lo, hi] = at::aminmax(labels);
+  auto [lo, hi] = at::aminmax(y.to(at::kCPU, at::kLong));
   if (lo.item<std::int64_t>() < 0 || hi.item<std::int64_t>() >= n_classes)
     fail<InputError>("probe labels must lie in [0, {}), got {}..{}", n_classes, lo.item<std::int64_t>(), hi.item<std::int64_t>());
+}
 
+// Features standardised to zero mean and unit variance (constant features stay unscaled); the
+// probe keeps the statistics so it applies them to new features.
+at::Tensor standardise(at::Tensor X, LogisticProbe& probe) {
+  auto mean = X.mean(0);
+  auto std = X.std(0, /*unbiased=*/false);
+  std = at::where(std > 1e-12, std, at::ones_like(std));
+  probe.mean = mean.to(at::kFloat);
+  probe.std = std.to(at::kFloat);
+  return (X - mean) / std;
+}
+
+// The L-BFGS curvature pairs (s, y) of the last few steps.
+using CurvatureMemory = std::deque<std::pair<at::Tensor, at::Tensor>>;
+
+// The two-loop recursion: an approximation of -H^-1 g from the curvature memory. Falls back to
+// steepest descent (and forgets the memory) when that is not a descent direction.
+std::pair<at::Tensor, double> search_direction(const at::Tensor& g, CurvatureMemory& memory) {
+  auto q = g.clone();
+  std::vector<double> alpha(memory.size());
+  for (std::size_t i = memory.size(); i-- > 0;) {
+    const auto& [s, yv] = memory[i];
+    const double rho = 1.0 / yv.dot(s).item<double>();
+    alpha[i] = rho * s.dot(q).item<double>();
+    q -= alpha[i] * yv;
+  }
+  if (!memory.empty()) {
+    const auto& [s, yv] = memory.back();
+    q *= s.dot(yv).item<double>() / yv.dot(yv).item<double>();
+  } else {
+    q *= 1.0 / std::max(1.0, g.norm().item<double>());
+  }
+  for (std::size_t i = 0; i < memory.size(); ++i) {
+    const auto& [s, yv] = memory[i];
+    const double rho = 1.0 / yv.dot(s).item<double>();
+    const double beta = rho * yv.dot(q).item<double>();
+    q += (alpha[i] - beta) * s;
+  }
+  auto direction = -q;
+  const double slope = g.dot(direction).item<double>();
+  if (slope < 0) return {direction, slope};
+  memory.clear();
+  return {-g, -g.dot(g).item<double>()};
+}
+
+struct Step {
+  at::Tensor theta, grad;
+  double loss = 0;
+};
+
+// Backtracking (Armijo) line search along `direction`; nullopt when no step decreases enough.
+std::optional<Step> line_search(const at::Tensor& theta, double f, const at::Tensor& direction, double slope, const at::Tensor& X,
+                                const at::Tensor& Y, double C) {
+  double step = 1.0;
+  for (int tries = 0; tries < 50; ++tries, step *= 0.5) {
+    Step s{theta + step * direction};
+    std::tie(s.loss, s.grad) = logistic_objective(s.theta, X, Y, C);
+    if (s.loss <= f + 1e-4 * step * slope) return s;
+  }
+  return std::nullopt;
+}
+
+void remember(CurvatureMemory& memory, const at::Tensor& s, const at::Tensor& yv, int history) {
+  if (yv.dot(s).item<double>() <= 1e-10 * yv.dot(yv).item<double>()) return;  // poor curvature: skipped
+  memory.emplace_back(s, yv);
+  if (static_cast<int>(memory.size()) > history) memory.pop_front();
+}
+
+}  // namespace
+
+LogisticProbe train_logistic(const at::Tensor& X_in, const at::Tensor& y, std::int64_t n_classes, const ProbeOptions& o) {
+  check_training_inputs(X_in, y, n_classes, o);
   LogisticProbe probe;
   auto X = X_in.to(at::kDouble);
-  if (o.standardize) {
-    auto mean = X.mean(0);
-    auto std = X.std(0, /*unbiased=*/false);
-    std = at::where(std > 1e-12, std, at::ones_like(std));  // constant features stay unscaled
-    X = (X - mean) / std;
-    probe.mean = mean.to(at::kFloat);
-    probe.std = std.to(at::kFloat);
-  }
+  if (o.standardize) X = standardise(X, probe);
   const auto F = X.size(1), K = n_classes;
-  auto Y = at::one_hot(labels.to(X.device()), K).to(at::kDouble);
-  auto theta = at::zeros({F * K + K}, X.options());
+  const auto Y = at::one_hot(y.to(X.device(), at::kLong), K).to(at::kDouble);  // [N, K]
+  auto theta = at::zeros({F * K + K}, X.options());                            // W [F, K] then b [K], flat
   auto [f, g] = logistic_objective(theta, X, Y, o.C);
 
-  // Two-loop L-BFGS with a backtracking (Armijo) line search; pairs with poor curvature are skipped.
-  std::deque<std::pair<at::Tensor, at::Tensor>> memory;  // (s, y)
+  CurvatureMemory memory;
   probe.stop_reason = "max iterations";
   int it = 0;
   for (; it < o.max_iter; ++it) {
@@ -81,58 +146,15 @@ LogisticProbe train_logistic(const at::Tensor& X_in, const at::Tensor& y, std::i
       probe.stop_reason = "gradient tolerance";
       break;
     }
-    auto q = g.clone();
-    std::vector<double> alpha(memory.size());
-    for (std::size_t i = memory.size(); i-- > 0;) {
-      const auto& [s, yv] = memory[i];
-      double rho = 1.0 / yv.dot(s).item<double>();
-      alpha[i] = rho * s.dot(q).item<double>();
-      q -= alpha[i] * yv;
-    }
-    if (!memory.empty()) {
-      const auto& [s, yv] = memory.back();
-      q *= s.dot(yv).item<double>() / yv.dot(yv).item<double>();
-    } else {
-      q *= 1.0 / std::max(1.0, g.norm().item<double>());
-    }
-    for (std::size_t i = 0; i < memory.size(); ++i) {
-      const auto& [s, yv] = memory[i];
-      double rho = 1.0 / yv.dot(s).item<double>();
-      double beta = rho * yv.dot(q).item<double>();
-      q += (alpha[i] - beta) * s;
-    }
-    auto direction = -q;
-    double slope = g.dot(direction).item<double>();
-    if (slope >= 0) {  // not a descent direction: restart from steepest descent
-      memory.clear();
-      direction = -g;
-      slope = -g.dot(g).item<double>();
-    }
-    double step = 1.0, f_new = f;
-    at::Tensor theta_new, g_new;
-    bool accepted = false;
-    for (int ls = 0; ls < 50; ++ls) {
-      theta_new = theta + step * direction;
-      std::tie(f_new, g_new) = logistic_objective(theta_new, X, Y, o.C);
-      if (f_new <= f + 1e-4 * step * slope) {
-        accepted = true;
-        break;
-      }
-      step *= 0.5;
-    }
-    if (!accepted) {
+    const auto [direction, slope] = search_direction(g, memory);
+    const auto next = line_search(theta, f, direction, slope, X, Y, o.C);
+    if (!next) {
       probe.stop_reason = "line search failed";
       break;
     }
-    auto s = theta_new - theta, yv = g_new - g;
-    if (yv.dot(s).item<double>() > 1e-10 * yv.dot(yv).item<double>()) {
-      memory.emplace_back(s, yv);
-      if (static_cast<int>(memory.size()) > o.history) memory.pop_front();
-    }
-    const double reduction = (f - f_new) / std::max({std::abs(f), std::abs(f_new), 1.0});
-    theta = theta_new;
-    f = f_new;
-    g = g_new;
+    remember(memory, next->theta - theta, next->grad - g, o.history);
+    const double reduction = (f - next->loss) / std::max({std::abs(f), std::abs(next->loss), 1.0});
+    std::tie(theta, f, g) = std::tuple{next->theta, next->loss, next->grad};
     if (reduction <= 64 * 2.220446049250313e-16) {  // scipy's ftol as scikit-learn sets it
       probe.converged = g.abs().max().item<double>() <= o.tol;
       probe.stop_reason = "no further decrease";

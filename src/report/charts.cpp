@@ -43,88 +43,111 @@ std::vector<double> nice_ticks(double lo, double hi) {
   return ticks;
 }
 
-}  // namespace
+double chart_x(const LineChart& chart, double x) { return chart.log_x ? (x > 0 ? std::log2(x) : std::nan("")) : x; }
 
-std::string line_chart_svg(const LineChart& chart) {
-  auto fx = [&](double x) { return chart.log_x ? (x > 0 ? std::log2(x) : std::nan("")) : x; };
+// The plotting area and the data-to-pixel mapping (x through log2 on a log axis).
+struct ChartFrame {
+  const LineChart& chart;
   Range xr, yr;
+  double left = 64, top = 40, w = 0, h = 0, x_margin = 0;
+  double X(double x) const { return left + w * (chart_x(chart, x) - xr.lo + x_margin) / (xr.hi - xr.lo + 2 * x_margin); }
+  double Y(double y) const { return top + h * (1 - (y - yr.lo) / (yr.hi - yr.lo)); }
+};
+
+ChartFrame frame_for(const LineChart& chart) {
+  ChartFrame f{.chart = chart, .w = static_cast<double>(chart.width), .h = static_cast<double>(chart.height)};
   bool any = false;
   for (const auto& s : chart.series) {
     if (s.x.size() != s.y.size()) fail<InputError>("chart '{}': series '{}' has {} x and {} y values", chart.title, s.name, s.x.size(), s.y.size());
     for (std::size_t i = 0; i < s.x.size(); ++i)
-      if (std::isfinite(fx(s.x[i])) && std::isfinite(s.y[i])) {
+      if (std::isfinite(chart_x(chart, s.x[i])) && std::isfinite(s.y[i])) {
         any = true;
-        xr.add(fx(s.x[i]));
-        yr.add(s.y[i]);
+        f.xr.add(chart_x(chart, s.x[i]));
+        f.yr.add(s.y[i]);
       }
   }
   if (!any) fail<InputError>("chart '{}' has no finite data point", chart.title);
-  for (const auto& [x, label] : chart.x_ticks) xr.add(fx(x));
-  for (const auto& r : chart.references) yr.add(r.y);
+  for (const auto& [x, label] : chart.x_ticks) f.xr.add(chart_x(chart, x));
+  for (const auto& r : chart.references) f.yr.add(r.y);
   if (chart.identity_line) {
-    xr.add(yr.lo), xr.add(yr.hi);
-    yr = xr;
+    f.xr.add(f.yr.lo), f.xr.add(f.yr.hi);
+    f.yr = f.xr;
   }
-  if (chart.y_range) yr = {chart.y_range->first, chart.y_range->second};
-  xr = xr.padded();
-  yr = yr.padded();
+  if (chart.y_range) f.yr = {chart.y_range->first, chart.y_range->second};
+  f.xr = f.xr.padded();
+  f.yr = f.yr.padded();
+  f.x_margin = (f.xr.hi - f.xr.lo) * 0.03;
+  return f;
+}
 
-  const double left = 64, top = 40, w = chart.width, h = chart.height;
-  double legend_w = 0;
-  for (const auto& s : chart.series) legend_w = std::max(legend_w, 40 + svg::text_width(s.name, 11));
-  for (const auto& r : chart.references) legend_w = std::max(legend_w, 40 + svg::text_width(r.name + " (0.000)", 11));
-  svg::Canvas c(std::max(left + w + 20 + legend_w, left + 10 + svg::text_width(chart.title, 15, true)), top + h + 56);
-  c.text(left, 22, chart.title, 15, "start", 0, "bold");
-  const double x_margin = (xr.hi - xr.lo) * 0.03;
-  auto X = [&](double x) { return left + w * (fx(x) - xr.lo + x_margin) / (xr.hi - xr.lo + 2 * x_margin); };
-  auto Y = [&](double y) { return top + h * (1 - (y - yr.lo) / (yr.hi - yr.lo)); };
-
-  for (double t : nice_ticks(yr.lo, yr.hi)) {
-    c.line(left, Y(t), left + w, Y(t), {.stroke = "#e6e6e6"});
-    c.text(left - 6, Y(t) + 4, fmt::format("{:.3g}", t), 10, "end");
+void draw_axes(svg::Canvas& c, const ChartFrame& f) {
+  const auto& chart = f.chart;
+  for (double t : nice_ticks(f.yr.lo, f.yr.hi)) {
+    c.line(f.left, f.Y(t), f.left + f.w, f.Y(t), {.stroke = "#e6e6e6"});
+    c.text(f.left - 6, f.Y(t) + 4, fmt::format("{:.3g}", t), 10, "end");
   }
+  const double tick_y = f.top + f.h + 16;
   if (!chart.x_ticks.empty()) {
-    for (const auto& [x, label] : chart.x_ticks) c.text(X(x), top + h + 16, label, 10, "middle");
+    for (const auto& [x, label] : chart.x_ticks) c.text(f.X(x), tick_y, label, 10, "middle");
   } else if (chart.log_x) {
-    for (double e = std::ceil(xr.lo); e <= xr.hi; ++e) c.text(X(std::exp2(e)), top + h + 16, fmt::format("{:g}", std::exp2(e)), 10, "middle");
+    for (double e = std::ceil(f.xr.lo); e <= f.xr.hi; ++e) c.text(f.X(std::exp2(e)), tick_y, fmt::format("{:g}", std::exp2(e)), 10, "middle");
   } else {
-    for (double t : nice_ticks(xr.lo, xr.hi)) c.text(X(t), top + h + 16, fmt::format("{:.3g}", t), 10, "middle");
+    for (double t : nice_ticks(f.xr.lo, f.xr.hi)) c.text(f.X(t), tick_y, fmt::format("{:.3g}", t), 10, "middle");
   }
-  c.line(left, top, left, top + h, {.stroke = "#333"});
-  c.line(left, top + h, left + w, top + h, {.stroke = "#333"});
-  c.text(left + w / 2, top + h + 38, chart.x_label, 12, "middle");
-  c.text(16, top + h / 2, chart.y_label, 12, "middle", -90);
+  c.line(f.left, f.top, f.left, f.top + f.h, {.stroke = "#333"});
+  c.line(f.left, f.top + f.h, f.left + f.w, f.top + f.h, {.stroke = "#333"});
+  c.text(f.left + f.w / 2, f.top + f.h + 38, chart.x_label, 12, "middle");
+  c.text(16, f.top + f.h / 2, chart.y_label, 12, "middle", -90);
+}
 
+void draw_data(svg::Canvas& c, const ChartFrame& f) {
+  const auto& chart = f.chart;
   if (chart.identity_line) {
-    const double lo = std::max(xr.lo, yr.lo), hi = std::min(xr.hi, yr.hi);
-    c.line(X(lo), Y(lo), X(hi), Y(hi), {.stroke = "#999999", .dash = "3 3"}, "y = x");
+    const double lo = std::max(f.xr.lo, f.yr.lo), hi = std::min(f.xr.hi, f.yr.hi);
+    c.line(f.X(lo), f.Y(lo), f.X(hi), f.Y(hi), {.stroke = "#999999", .dash = "3 3"}, "y = x");
   }
   for (const auto& r : chart.references)
-    c.line(left, Y(r.y), left + w, Y(r.y), {.stroke = r.colour, .stroke_width = 1.5, .dash = "6 4"}, fmt::format("{}: {:.4g}", r.name, r.y));
-
+    c.line(f.left, f.Y(r.y), f.left + f.w, f.Y(r.y), {.stroke = r.colour, .stroke_width = 1.5, .dash = "6 4"}, fmt::format("{}: {:.4g}", r.name, r.y));
   for (const auto& s : chart.series) {
+    auto finite = [&](std::size_t i) { return std::isfinite(chart_x(chart, s.x[i])) && std::isfinite(s.y[i]); };
     std::vector<std::pair<double, double>> points;
     for (std::size_t i = 0; i < s.x.size(); ++i)
-      if (std::isfinite(fx(s.x[i])) && std::isfinite(s.y[i])) points.emplace_back(X(s.x[i]), Y(s.y[i]));
+      if (finite(i)) points.emplace_back(f.X(s.x[i]), f.Y(s.y[i]));
     if (s.line && points.size() > 1) c.polyline(points, {.stroke = s.colour, .stroke_width = s.line_width, .dash = s.dash, .css_class = "mark"});
     if (s.marker_radius <= 0) continue;
     for (std::size_t i = 0; i < s.x.size(); ++i) {
-      if (!std::isfinite(fx(s.x[i])) || !std::isfinite(s.y[i])) continue;
+      if (!finite(i)) continue;
       const auto tip = i < s.tooltips.size() ? s.tooltips[i] : fmt::format("{}: ({:.4g}, {:.4g})", s.name, s.x[i], s.y[i]);
-      c.circle(X(s.x[i]), Y(s.y[i]), s.marker_radius, {.fill = s.colour, .opacity = s.line ? 1.0 : 0.6, .css_class = "mark"}, tip);
+      c.circle(f.X(s.x[i]), f.Y(s.y[i]), s.marker_radius, {.fill = s.colour, .opacity = s.line ? 1.0 : 0.6, .css_class = "mark"}, tip);
     }
   }
+}
 
-  const double lx = left + w + 20;
+void draw_legend(svg::Canvas& c, const ChartFrame& f) {
+  const double lx = f.left + f.w + 20;
   int row = 0;
-  auto legend = [&](const std::string& label, const svg::Style& style) {
-    const double y = top + 10 + 20 * row++;
+  auto entry = [&](const std::string& label, const svg::Style& style) {
+    const double y = f.top + 10 + 20 * row++;
     c.line(lx, y, lx + 24, y, style);
     c.text(lx + 30, y + 4, label, 11);
   };
-  for (const auto& s : chart.series)
-    legend(s.name, {.stroke = s.colour, .stroke_width = s.line ? s.line_width : 2 * s.marker_radius, .dash = s.dash});
-  for (const auto& r : chart.references) legend(fmt::format("{} ({:.3g})", r.name, r.y), {.stroke = r.colour, .stroke_width = 1.5, .dash = "6 4"});
+  for (const auto& s : f.chart.series)
+    entry(s.name, {.stroke = s.colour, .stroke_width = s.line ? s.line_width : 2 * s.marker_radius, .dash = s.dash});
+  for (const auto& r : f.chart.references) entry(fmt::format("{} ({:.3g})", r.name, r.y), {.stroke = r.colour, .stroke_width = 1.5, .dash = "6 4"});
+}
+
+}  // namespace
+
+std::string line_chart_svg(const LineChart& chart) {
+  const auto frame = frame_for(chart);
+  double legend_w = 0;
+  for (const auto& s : chart.series) legend_w = std::max(legend_w, 40 + svg::text_width(s.name, 11));
+  for (const auto& r : chart.references) legend_w = std::max(legend_w, 40 + svg::text_width(r.name + " (0.000)", 11));
+  svg::Canvas c(std::max(frame.left + frame.w + 20 + legend_w, frame.left + 10 + svg::text_width(chart.title, 15, true)), frame.top + frame.h + 56);
+  c.text(frame.left, 22, chart.title, 15, "start", 0, "bold");
+  draw_axes(c, frame);
+  draw_data(c, frame);
+  draw_legend(c, frame);
   return c.str();
 }
 
