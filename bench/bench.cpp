@@ -80,10 +80,8 @@ struct Bench {
 
 void bench_gemm(const Bench& ctx) {
   auto& r = ctx.r;
-  const auto& device = ctx.device;
-  const auto& quick = ctx.quick;
-  const std::int64_t m = quick ? 512 : 4096, k = 768, n = 3072;
-  auto a = at::randn({m, k}, at::TensorOptions().device(device)), b = at::randn({k, n}, at::TensorOptions().device(device));
+  const std::int64_t m = ctx.quick ? 512 : 4096, k = 768, n = 3072;
+  auto a = at::randn({m, k}, at::TensorOptions().device(ctx.device)), b = at::randn({k, n}, at::TensorOptions().device(ctx.device));
   at::Tensor c;
   double t = best_time(5, [&] {
     c = at::mm(a, b);
@@ -95,19 +93,13 @@ void bench_gemm(const Bench& ctx) {
 
 void bench_forward(const Bench& ctx) {
   auto& r = ctx.r;
-  const auto& model = ctx.model;
-  const auto& config = ctx.config;
-  const auto& device = ctx.device;
-  const auto& quick = ctx.quick;
-  const auto& vocab = ctx.vocab;
-  const auto& readout = ctx.readout;
   at::InferenceMode no_grad;
   const std::int64_t pos = 64;
   r["forward"] = nlohmann::json::array();
-  for (std::int64_t batch : quick ? std::vector<std::int64_t>{1, 8} : std::vector<std::int64_t>{1, 8, 32, 128}) {
-    auto tokens = at::randint(vocab, {batch, pos}, at::kLong).to(device);
-    double t = best_time(quick ? 1 : 3, [&] { sync(model.forward(tokens, ForwardOptions().stop_after(readout))); });
-    double gflops = forward_flops(config, batch, pos, readout + 1) / t / 1e9;
+  for (std::int64_t batch : ctx.quick ? std::vector<std::int64_t>{1, 8} : std::vector<std::int64_t>{1, 8, 32, 128}) {
+    auto tokens = at::randint(ctx.vocab, {batch, pos}, at::kLong).to(ctx.device);
+    double t = best_time(ctx.quick ? 1 : 3, [&] { sync(ctx.model.forward(tokens, ForwardOptions().stop_after(ctx.readout))); });
+    double gflops = forward_flops(ctx.config, batch, pos, ctx.readout + 1) / t / 1e9;
     nlohmann::json row{{"batch", batch}, {"pos", pos}, {"tokens_per_s", batch * pos / t}, {"gflops", gflops}};
     if (r.contains("gemm_gflops")) row["ratio_to_gemm"] = gflops / r["gemm_gflops"].get<double>();
     r["forward"].push_back(row);
@@ -118,43 +110,32 @@ void bench_forward(const Bench& ctx) {
 
 void bench_hooks(const Bench& ctx) {
   auto& r = ctx.r;
-  const auto& model = ctx.model;
-  const auto& device = ctx.device;
-  const auto& vocab = ctx.vocab;
-  const auto& readout = ctx.readout;
   at::InferenceMode no_grad;
-  auto tokens = at::randint(vocab, {8, 64}, at::kLong).to(device);
-  double bare = best_time(3, [&] { sync(model.forward(tokens, ForwardOptions().stop_after(readout))); });
+  auto tokens = at::randint(ctx.vocab, {8, 64}, at::kLong).to(ctx.device);
+  double bare = best_time(3, [&] { sync(ctx.model.forward(tokens, ForwardOptions().stop_after(ctx.readout))); });
   std::vector<HookHandle> handles;
-  for (int l = 0; l <= readout; ++l) handles.push_back(model.add_hook(hook::resid_mid(l), [](at::Tensor&, HookId) {}));
-  double hooked = best_time(3, [&] { sync(model.forward(tokens, ForwardOptions().stop_after(readout))); });
+  for (int l = 0; l <= ctx.readout; ++l) handles.push_back(ctx.model.add_hook(hook::resid_mid(l), [](at::Tensor&, HookId) {}));
+  double hooked = best_time(3, [&] { sync(ctx.model.forward(tokens, ForwardOptions().stop_after(ctx.readout))); });
   r["hook_overhead_ratio"] = hooked / bare;
-  ctx.log(fmt::format("hooks        {} no-op hooks: {:.3f}x the unhooked pass (every other point inactive)", readout + 1, hooked / bare));
+  ctx.log(fmt::format("hooks        {} no-op hooks: {:.3f}x the unhooked pass (every other point inactive)", ctx.readout + 1, hooked / bare));
 }
 
 void bench_patch(const Bench& ctx) {
   auto& r = ctx.r;
-  const auto& config = ctx.config;
-  const auto& device = ctx.device;
-  const auto& quick = ctx.quick;
-  const auto& vocab = ctx.vocab;
-  const auto& d_model = ctx.d_model;
-  const auto& n_heads = ctx.n_heads;
-  const auto& readout = ctx.readout;
   const std::int64_t length = 27;
-  auto pairs = test::random_pairs(1, length, vocab, 1);
-  ProbeLogitDiff metric(test::random_probe(d_model, 7, 2), config, readout, 1, 2);
+  auto pairs = test::random_pairs(1, length, ctx.vocab, 1);
+  ProbeLogitDiff metric(test::random_probe(ctx.d_model, 7, 2), ctx.config, ctx.readout, 1, 2);
   PatchSweep sweep = PatchSweep::heads_by_position();
   // Both sweeps cover layers 0..3 x heads x positions; layers after the read-out are exactly
   // zero in both (the naive loop is given the same read-out layer, so it is not penalised).
-  const double patches = (readout + 1.0) * n_heads * length;
-  auto small = random_model(gpt2_like_config(readout + 1, d_model, n_heads, vocab, 1024), 0);
-  small.to(device);
+  const double patches = (ctx.readout + 1.0) * ctx.n_heads * length;
+  auto small = random_model(gpt2_like_config(ctx.readout + 1, ctx.d_model, ctx.n_heads, ctx.vocab, 1024), 0);
+  small.to(ctx.device);
   auto t = Clock::now();
   auto naive = patch_sweep_naive(small, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted);
   const double naive_s = seconds_since(t);
   PatchResult fast;
-  double fast_s = best_time(quick ? 1 : 2, [&] {
+  double fast_s = best_time(ctx.quick ? 1 : 2, [&] {
     fast = patch_sweep(small, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted);
     sync(fast.metric);
   });
@@ -167,7 +148,7 @@ void bench_patch(const Bench& ctx) {
   ctx.log(fmt::format("patch_fast   {:8.1f} patches/s: {:.1f}x, max abs diff {:.2g}", patches / fast_s, naive_s / fast_s,
                   r["patch_max_abs_diff"].get<double>()));
 
-  double attr_s = best_time(quick ? 1 : 2, [&] {
+  double attr_s = best_time(ctx.quick ? 1 : 2, [&] {
     sync(attribution_patch(small, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted).metric);
   });
   auto approx = attribution_patch(small, pairs, metric, sweep, PatchDirection::CleanIntoCorrupted);
@@ -179,33 +160,28 @@ void bench_patch(const Bench& ctx) {
 
 void bench_probe_train(const Bench& ctx) {
   auto& r = ctx.r;
-  const auto& device = ctx.device;
-  const auto& quick = ctx.quick;
   // Overlapping classes, so L-BFGS needs real work: about 80% accuracy.
-  const std::int64_t n = quick ? 2000 : 10000, f = 768, k = 7;
+  const std::int64_t n = ctx.quick ? 2000 : 10000, f = 768, k = 7;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
   auto centres = at::randn({k, f}, gen, at::kFloat) * 0.06;
   auto y = at::randint(k, {n}, gen, at::kLong);
   auto X = centres.index_select(0, y) + at::randn({n, f}, gen, at::kFloat);
   LogisticProbe probe;
   auto t = Clock::now();
-  probe = train_logistic(X.to(device), y.to(device), k);
+  probe = train_logistic(X.to(ctx.device), y.to(ctx.device), k);
   r["probe_train_s"] = seconds_since(t);
   r["probe_converged"] = probe.converged;
   r["probe_iterations"] = probe.iterations;
-  r["probe_train_accuracy"] = probe.predict(X.to(device)).eq(y.to(device)).to(at::kFloat).mean().item<double>();
+  r["probe_train_accuracy"] = probe.predict(X.to(ctx.device)).eq(y.to(ctx.device)).to(at::kFloat).mean().item<double>();
   ctx.log(fmt::format("probe_train  {:8.3f} s, {} L-BFGS iterations, converged {}, train accuracy {:.3f} ({}x{}, {} classes)",
                   r["probe_train_s"].get<double>(), probe.iterations, probe.converged, r["probe_train_accuracy"].get<double>(), n, f, k));
 }
 
 void bench_extract(const Bench& ctx) {
   auto& r = ctx.r;
-  const auto& model = ctx.model;
-  const auto& quick = ctx.quick;
-  const auto& vocab = ctx.vocab;
   // All 13 residual streams (embeddings + 12 blocks) of 100,000 tokens, streamed to HDF5.
-  const std::int64_t seq = 128, n_seq = quick ? 16 : (100000 + seq - 1) / seq;
-  auto tokens = at::randint(vocab, {n_seq, seq}, at::kLong);
+  const std::int64_t seq = 128, n_seq = ctx.quick ? 16 : (100000 + seq - 1) / seq;
+  auto tokens = at::randint(ctx.vocab, {n_seq, seq}, at::kLong);
   std::vector<HookId> hooks{hook::resid_pre(0)};
   for (int l = 0; l < 12; ++l) hooks.push_back(hook::resid_post(l));
   const auto dir = std::filesystem::temp_directory_path() / ("patchbay-bench-" + std::to_string(::getpid()));
@@ -215,7 +191,7 @@ void bench_extract(const Bench& ctx) {
   std::int64_t written = 0;
   {
     H5Writer out((dir / "activations.h5").string(), true);
-    written = stream_activations(model, tokens, hooks, out, ExtractOptions{.batch_size = 16, .progress = 0});
+    written = stream_activations(ctx.model, tokens, hooks, out, ExtractOptions{.batch_size = 16, .progress = 0});
     out.commit();
   }
   const double s = seconds_since(t);
@@ -231,13 +207,12 @@ void bench_extract(const Bench& ctx) {
 
 void bench_stories260K(const Bench& ctx) {
   auto& r = ctx.r;
-  const auto& device = ctx.device;
   for (const auto& root : model_search_path()) {
     auto dir = std::filesystem::path(root) / "stories260K";
     if (!std::filesystem::exists(dir / "model.bin")) continue;
-    Model stories = load_model(dir.string(), device);
+    Model stories = load_model(dir.string(), ctx.device);
     at::InferenceMode no_grad;
-    auto tokens = at::randint(512, {32, 128}, at::kLong).to(device);
+    auto tokens = at::randint(512, {32, 128}, at::kLong).to(ctx.device);
     double t = best_time(3, [&] { sync(stories.forward(tokens)); });
     r["stories260K_tokens_per_s"] = 32 * 128 / t;
     ctx.log(fmt::format("stories260K  {:8.0f} tokens/s (full forward, batch 32 x 128)", 32 * 128 / t));

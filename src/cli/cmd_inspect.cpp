@@ -4,6 +4,7 @@
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/graph/circuit_graph.hpp"
+#include "patchbay/io/h5_json.hpp"
 #include "patchbay/io/h5_reader.hpp"
 
 namespace patchbay::cli {
@@ -27,18 +28,10 @@ void add_options(CLI::App* cmd, InspectArgs& o) {
   eap->excludes(json);
 }
 
-nlohmann::json json_attribute(const H5Reader& in, const char* key) {
-  try {
-    return nlohmann::json::parse(in.attribute(key).value_or("null"));
-  } catch (const nlohmann::json::exception&) {
-    fail<FormatError>("'{}': attribute '{}' is not valid JSON", in.path(), key);
-  }
-}
-
 // Everything `inspect --json` prints: kind, provenance, summary, datasets and the graph's headline.
 nlohmann::json describe(const H5Reader& in, std::size_t top) {
   nlohmann::json j{{"file", in.path()}, {"kind", in.attribute("kind").value_or("unknown")},
-                   {"provenance", json_attribute(in, "provenance")}, {"summary", json_attribute(in, "summary")}};
+                   {"provenance", read_json_attribute(in, "provenance")}, {"summary", read_json_attribute(in, "summary")}};
   j["datasets"] = nlohmann::json::array();
   for (const auto& d : in.datasets()) j["datasets"].push_back({{"name", d}, {"shape", in.shape(d)}});
   if (!in.has("graph/nodes/name")) return j;

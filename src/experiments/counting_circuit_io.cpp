@@ -13,6 +13,7 @@
 #include "patchbay/experiments/counting_circuit.hpp"
 #include "patchbay/experiments/provenance.hpp"
 #include "patchbay/io/atomic_file.hpp"
+#include "patchbay/io/h5_json.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
 #include "patchbay/patching/patch_io.hpp"
@@ -56,16 +57,6 @@ void read_pairs(const H5Reader& in, CountingCircuitResults& r) {
     p.clean_label = static_cast<std::int32_t>(r.to);
     p.corrupted_label = static_cast<std::int32_t>(r.from);
     r.pairs.push_back(std::move(p));
-  }
-}
-
-nlohmann::json json_attribute(const H5Reader& in, const std::string& key) {
-  const auto text = in.attribute(key);
-  if (!text) return nullptr;
-  try {
-    return nlohmann::json::parse(*text);
-  } catch (const nlohmann::json::exception&) {
-    fail<FormatError>("'{}': attribute '{}' is not valid JSON", in.path(), key);
   }
 }
 
@@ -116,9 +107,9 @@ CountingCircuitFile read_counting_circuit(const H5Reader& in) {
   CountingCircuitFile f;
   f.path = in.path();
   f.model = in.attribute("model").value_or("");
-  f.summary = json_attribute(in, "summary");
-  f.config = json_attribute(in, "config");
-  f.provenance = json_attribute(in, "provenance");
+  f.summary = read_json_attribute(in, "summary");
+  f.config = read_json_attribute(in, "config");
+  f.provenance = read_json_attribute(in, "provenance");
   auto& r = f.results;
   read_pairs(in, r);
   r.patching = read_patch_results(in);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/io/h5_json.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/probe/probe_io.hpp"
 
@@ -15,14 +16,6 @@ void require_word_index_file(const H5Reader& in, const std::string& path) {
   if (in.attribute("kind") != std::optional<std::string>("word_index"))
     fail<InputError>("'{}' is not a word-index result file (kind {}); a probe comes from 'patchbay word-index'", path,
                      in.attribute("kind").value_or("missing"));
-}
-
-nlohmann::json json_attribute(const H5Reader& in, const std::string& path, const std::string& name) {
-  try {
-    return nlohmann::json::parse(in.attribute(name).value_or("{}"));
-  } catch (const nlohmann::json::exception&) {
-    fail<FormatError>("'{}': attribute '{}' is not valid JSON", path, name);
-  }
 }
 
 ProbeDataset read_dataset(const nlohmann::json& summary, const std::string& path) {
@@ -70,8 +63,9 @@ LogisticProbe read_word_index_probe(const std::string& path, const std::string& 
 ProbeSource load_probe_for(const Model& model, const std::string& path, const std::string& layer) {
   H5Reader in(path);
   require_word_index_file(in, path);
-  const auto summary = json_attribute(in, path, "summary");
-  const auto file_provenance = json_attribute(in, path, "provenance");
+  auto summary = read_json_attribute(in, "summary"), file_provenance = read_json_attribute(in, "provenance");
+  if (!summary.is_object()) summary = nlohmann::json::object();
+  if (!file_provenance.is_object()) file_provenance = nlohmann::json::object();
   const std::string this_model = weights_sha256(model);
   const std::string probe_model = file_provenance.value("model_sha256", std::string("missing"));
   if (probe_model != this_model)

@@ -301,7 +301,7 @@ void add_direction_ablation(html::Document& doc, const H5Reader& in) {
 }  // namespace
 
 void add_counting_circuit_sections(html::Document& doc, const H5Reader& in, const std::string& prefix) {
-  const auto summary = json_attribute(in, "summary");
+  const auto summary = read_json_attribute(in, "summary");
   auto& s = doc.section(fmt::format("Counting circuit ({})", in.attribute("model").value_or("model")));
   if (summary.is_object())
     s.paragraph(fmt::format("{} token-aligned prompt pairs. Metric: {}. Mean metric on clean prompts {:.4f}, on corrupted prompts "

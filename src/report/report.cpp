@@ -17,16 +17,6 @@ at::Tensor read_checked(const H5Reader& in, const std::string& name, std::int64_
   return t;
 }
 
-nlohmann::json json_attribute(const H5Reader& in, const std::string& key) {
-  const auto text = in.attribute(key);
-  if (!text) return nullptr;
-  try {
-    return nlohmann::json::parse(*text);
-  } catch (const nlohmann::json::exception&) {
-    fail<FormatError>("'{}': attribute '{}' is not valid JSON", in.path(), key);
-  }
-}
-
 std::vector<std::string> numbered(std::int64_t n) {
   std::vector<std::string> out;
   for (std::int64_t i = 0; i < n; ++i) out.push_back(std::to_string(i));
@@ -52,7 +42,7 @@ void add_run_section(html::Document& doc, const H5Reader& in, const std::string&
   s.paragraph(fmt::format("File {} ({} result). Provenance says which code, model and seed made it; the configuration is "
                           "what the run was asked to do.", in.path(), kind));
   for (const auto& [key, title] : {std::pair{"provenance", "provenance"}, {"config", "configuration"}}) {
-    const auto j = json_attribute(in, key);
+    const auto j = read_json_attribute(in, key);
     if (j.is_null()) continue;
     html::Table t{.header = {title, "value"}};
     flatten(j, "", t.rows);

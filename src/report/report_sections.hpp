@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
+#include "patchbay/io/h5_json.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/report/html.hpp"
 
@@ -17,8 +18,6 @@ void add_counting_circuit_sections(html::Document& doc, const H5Reader& in, cons
 
 // A dataset as a tensor of the expected rank; FormatError naming the file and dataset otherwise.
 at::Tensor read_checked(const H5Reader& in, const std::string& name, std::int64_t rank);
-// A JSON attribute of the root group (null when absent); FormatError when it is not JSON.
-nlohmann::json json_attribute(const H5Reader& in, const std::string& key);
 // "0", "1", ..., "n-1".
 std::vector<std::string> numbered(std::int64_t n);
 

@@ -47,7 +47,7 @@ Evaluation read_evaluation(const H5Reader& in, const std::string& group, std::in
 }  // namespace
 
 void add_word_index_sections(html::Document& doc, const H5Reader& in, const std::string& prefix) {
-  const auto summary = json_attribute(in, "summary");
+  const auto summary = read_json_attribute(in, "summary");
   const auto model = in.attribute("model").value_or("model");
   const auto layers = probed_layers(in);
   if (layers.empty()) fail<FormatError>("'{}' is a word-index file without probed layers (no layers/*/val/accuracy)", in.path());
