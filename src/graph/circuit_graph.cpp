@@ -14,15 +14,16 @@ const char* to_string(NodeKind kind) {
     case NodeKind::Input: return "input";
     case NodeKind::Head: return "head";
     case NodeKind::Mlp: return "mlp";
+    case NodeKind::Neuron: return "neuron";
     case NodeKind::Readout: return "readout";
   }
   return "?";
 }
 
 NodeKind parse_node_kind(const std::string& s) {
-  for (auto k : {NodeKind::Input, NodeKind::Head, NodeKind::Mlp, NodeKind::Readout})
+  for (auto k : {NodeKind::Input, NodeKind::Head, NodeKind::Mlp, NodeKind::Neuron, NodeKind::Readout})
     if (s == to_string(k)) return k;
-  fail<InputError>("unknown node kind '{}' (expected input, head, mlp or readout)", s);
+  fail<InputError>("unknown node kind '{}' (expected input, head, mlp, neuron or readout)", s);
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #include "patchbay/patching/ablation.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include <ATen/ATen.h>
@@ -11,31 +12,29 @@
 namespace patchbay {
 namespace {
 
-struct Component {
-  int layer;
-  std::int64_t head;  // -1 for an MLP
-};
-
 Component parse_component(const std::string& name, const ModelConfig& c, int readout_layer) {
   const auto parsed = parse_component_name(name);
-  const bool component = parsed && parsed->side == 0 &&
-                         (parsed->kind == ComponentKind::Mlp || (parsed->kind == ComponentKind::Head && parsed->head < c.n_heads));
-  if (component && parsed->layer <= readout_layer) return {parsed->layer, parsed->head};
-  fail<InputError>("unknown component '{}': expected a{{layer}}.h{{head}} or m{{layer}} with layer 0..{} and head 0..{}", name,
-                   readout_layer, c.n_heads - 1);
+  const bool in_model = parsed && parsed->side == 0 && parsed->layer >= 0 && parsed->layer <= readout_layer &&
+                        ((parsed->kind == ComponentKind::Mlp) || (parsed->kind == ComponentKind::Head && parsed->head < c.n_heads) ||
+                         (parsed->kind == ComponentKind::Neuron && parsed->neuron < c.d_mlp));
+  if (in_model) return *parsed;
+  fail<InputError>("unknown component '{}': expected a{{layer}}.h{{head}}, m{{layer}} or m{{layer}}.n{{neuron}} with layer 0..{}, "
+                   "head 0..{} and neuron 0..{}", name, readout_layer, c.n_heads - 1, c.d_mlp - 1);
 }
 
-// Source activations for ablated heads (hook_z) and MLPs (hook_mlp_out), shaped like the clean run's.
+// Source activations for ablated heads (hook_z), MLPs (hook_mlp_out) and neurons (hook_post),
+// shaped like the clean run's.
 struct Sources {
   std::map<HookId, at::Tensor> values;
 };
 
 Sources ablation_sources(const Model& model, const at::Tensor& clean, const at::Tensor& corrupted, int L,
-                         const AblationOptions& o) {
+                         const AblationOptions& o, bool with_neurons = false) {
   std::vector<HookId> ids;
   for (int l = 0; l <= L; ++l) {
     ids.push_back(hook::z(l));
     ids.push_back(hook::mlp_out(l));
+    if (with_neurons) ids.push_back({Site::MlpPost, l});
   }
   Sources s;
   if (o.kind == AblationKind::Zero) return s;  // filled lazily with zeros
@@ -72,24 +71,27 @@ Sources ablation_sources(const Model& model, const at::Tensor& clean, const at::
 at::Tensor run_ablated(const Model& model, const at::Tensor& clean, std::int64_t target, const ProbeLogitDiff& metric,
                        const std::vector<Component>& components, const Sources& sources) {
   const int L = metric.layer();
-  // Per layer: which heads to replace, and whether the MLP is replaced.
-  std::map<int, std::vector<std::int64_t>> heads;
+  // Per layer: which heads and neurons to replace, and whether the MLP is replaced.
+  std::map<int, std::vector<std::int64_t>> heads, neurons;
   std::map<int, bool> mlps;
   for (const auto& c : components) {
-    if (c.head < 0) mlps[c.layer] = true;
+    if (c.kind == ComponentKind::Mlp) mlps[c.layer] = true;
+    else if (c.kind == ComponentKind::Neuron) neurons[c.layer].push_back(c.neuron);
     else heads[c.layer].push_back(c.head);
   }
   std::vector<HookHandle> handles;
-  for (auto& [layer, hs] : heads) {
-    auto mask = at::zeros({model.config().n_heads}, at::kBool);
-    for (auto h : hs) mask[h] = true;
-    const HookId id = hook::z(layer);
-    handles.push_back(model.add_hook(id, [&, mask, id](at::Tensor& z, HookId) {
+  // Replaces the chosen entries of `axis` (from the end) of an activation by the source's.
+  auto replace_some = [&](HookId id, const std::vector<std::int64_t>& which, std::int64_t size, std::vector<std::int64_t> view) {
+    auto mask = at::zeros({size}, at::kBool);
+    for (auto i : which) mask[i] = true;
+    handles.push_back(model.add_hook(id, [&, mask, id, view](at::Tensor& act, HookId) {
       auto it = sources.values.find(id);
-      auto source = it == sources.values.end() ? at::zeros_like(z) : it->second;
-      z = at::where(mask.to(z.device()).view({1, 1, -1, 1}), source, z);
+      auto source = it == sources.values.end() ? at::zeros_like(act) : it->second;
+      act = at::where(mask.to(act.device()).view(view), source, act);
     }));
-  }
+  };
+  for (auto& [layer, hs] : heads) replace_some(hook::z(layer), hs, model.config().n_heads, {1, 1, -1, 1});
+  for (auto& [layer, ns] : neurons) replace_some({Site::MlpPost, layer}, ns, model.config().d_mlp, {1, 1, -1});
   for (auto& [layer, on] : mlps) {
     const HookId id = hook::mlp_out(layer);
     handles.push_back(model.add_hook(id, [&, id](at::Tensor& out, HookId) {
@@ -120,7 +122,8 @@ at::Tensor ablated_metric(const Model& model, const std::vector<PromptPair>& pai
   const auto clean = pair_tokens(pairs, 0), corrupted = pair_tokens(pairs, 1);
   std::vector<Component> parsed;
   for (const auto& name : components) parsed.push_back(parse_component(name, model.config(), metric.layer()));
-  auto sources = ablation_sources(model, clean, corrupted, metric.layer(), o);
+  const bool neurons = std::any_of(parsed.begin(), parsed.end(), [](const Component& c) { return c.kind == ComponentKind::Neuron; });
+  auto sources = ablation_sources(model, clean, corrupted, metric.layer(), o, neurons);
   return run_ablated(model, clean, pairs.front().target, metric, parsed, sources);
 }
 
@@ -144,10 +147,10 @@ AblationSweepResult ablation_sweep(const Model& model, const std::vector<PromptP
   for (int l = 0; l <= L; ++l) {
     for (std::int64_t h = 0; h < c.n_heads; ++h) {
       r.components.push_back(head_name(l, h));
-      columns.push_back(run_ablated(model, clean, T, metric, {{l, h}}, sources));
+      columns.push_back(run_ablated(model, clean, T, metric, {Component{ComponentKind::Head, l, h}}, sources));
     }
     r.components.push_back(mlp_name(l));
-    columns.push_back(run_ablated(model, clean, T, metric, {{l, -1}}, sources));
+    columns.push_back(run_ablated(model, clean, T, metric, {Component{ComponentKind::Mlp, l}}, sources));
   }
   r.metric = at::stack(columns, 1);
   return r;

@@ -5,8 +5,20 @@
 
 namespace patchbay {
 
-std::string head_name(int layer, std::int64_t head) { return fmt::format("a{}.h{}", layer, head); }
-std::string mlp_name(int layer) { return fmt::format("m{}", layer); }
+std::string Component::name() const {
+  switch (kind) {
+    case ComponentKind::Input: return "input";
+    case ComponentKind::Readout: return "readout";
+    case ComponentKind::Mlp: return fmt::format("m{}", layer);
+    case ComponentKind::Neuron: return fmt::format("m{}.n{}", layer, neuron);
+    case ComponentKind::Head: return side ? fmt::format("a{}.h{}<{}>", layer, head, side) : fmt::format("a{}.h{}", layer, head);
+  }
+  return "?";
+}
+
+std::string head_name(int layer, std::int64_t head) { return Component{ComponentKind::Head, layer, head}.name(); }
+std::string mlp_name(int layer) { return Component{ComponentKind::Mlp, layer}.name(); }
+std::string neuron_name(int layer, std::int64_t neuron) { return Component{ComponentKind::Neuron, layer, -1, neuron}.name(); }
 
 namespace {
 // A non-negative decimal number of at most 9 digits at the front of `text`, consumed.
@@ -19,31 +31,42 @@ std::optional<std::int64_t> take_number(std::string_view& text) {
   text.remove_prefix(n);
   return value;
 }
-}  // namespace
 
-std::optional<ComponentName> parse_component_name(std::string_view text) {
-  if (text == "input") return ComponentName{ComponentKind::Input};
-  if (text == "readout") return ComponentName{ComponentKind::Readout};
-  ComponentName c;
-  if (text.starts_with("m")) {
-    text.remove_prefix(1);
-    auto layer = take_number(text);
-    if (!layer || !text.empty()) return std::nullopt;
-    return ComponentName{ComponentKind::Mlp, static_cast<int>(*layer)};
-  }
-  if (!text.starts_with("a")) return std::nullopt;
-  text.remove_prefix(1);
-  auto layer = take_number(text);
-  if (!layer || !text.starts_with(".h")) return std::nullopt;
-  text.remove_prefix(2);
-  auto head = take_number(text);
+// `text` starts with `prefix` then a number: the number, both consumed.
+std::optional<std::int64_t> take_numbered(std::string_view& text, std::string_view prefix) {
+  if (!text.starts_with(prefix)) return std::nullopt;
+  text.remove_prefix(prefix.size());
+  return take_number(text);
+}
+
+std::optional<Component> parse_mlp(std::string_view text) {
+  const auto layer = take_numbered(text, "m");
+  if (!layer) return std::nullopt;
+  if (text.empty()) return Component{ComponentKind::Mlp, static_cast<int>(*layer)};
+  const auto neuron = take_numbered(text, ".n");
+  if (!neuron || !text.empty()) return std::nullopt;
+  return Component{ComponentKind::Neuron, static_cast<int>(*layer), -1, *neuron};
+}
+
+std::optional<Component> parse_head(std::string_view text) {
+  const auto layer = take_numbered(text, "a");
+  const auto head = layer ? take_numbered(text, ".h") : std::nullopt;
   if (!head) return std::nullopt;
-  c = {ComponentKind::Head, static_cast<int>(*layer), *head};
+  Component c{ComponentKind::Head, static_cast<int>(*layer), *head};
   if (text.empty()) return c;
   if (text.size() == 3 && text[0] == '<' && text[2] == '>' && (text[1] == 'q' || text[1] == 'k' || text[1] == 'v')) {
     c.side = text[1];
     return c;
   }
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<Component> parse_component_name(std::string_view text) {
+  if (text == "input") return Component{ComponentKind::Input};
+  if (text == "readout" || text == "logits") return Component{ComponentKind::Readout};
+  if (text.starts_with("m")) return parse_mlp(text);
+  if (text.starts_with("a")) return parse_head(text);
   return std::nullopt;
 }
 

@@ -48,7 +48,13 @@ TEST_CASE("component names round-trip through the one formatter and parser, and 
   CHECK(parse_component_name("a2.h1<k>")->side == 'k');
   CHECK(parse_component_name("input")->kind == ComponentKind::Input);
   CHECK(parse_component_name("readout")->kind == ComponentKind::Readout);
+  CHECK(parse_component_name("logits")->kind == ComponentKind::Readout);  // EAP-IG's name for the sink
+  const auto neuron = parse_component_name(neuron_name(2, 17));
+  REQUIRE(neuron);
+  CHECK((neuron->kind == ComponentKind::Neuron && neuron->layer == 2 && neuron->neuron == 17 && neuron->head == -1));
+  CHECK(neuron_name(2, 17) == "m2.n17");
+  for (auto name : {"input", "readout", "a0.h0", "a11.h3<q>", "a2.h1<v>", "m7", "m2.n17"}) CHECK(parse_component_name(name)->name() == name);
   for (auto bad : {"", "a", "a1", "a1.h", "a1.hx", "a-1.h2", "a1.h2<x>", "a1.h2<q", "a1.h2q", "m", "mx", "m1x", "m99999999999",
-                   "a1.h99999999999", "b1.h2", " m1", "logits"})
+                   "a1.h99999999999", "b1.h2", " m1", "logit", "m1.n", "m1.nx", "m1.n2<q>", "m1.h2", "a1.h2.n3"})
     CHECK_FALSE(parse_component_name(bad));
 }

@@ -7,6 +7,8 @@
 #include "../support/random_pairs.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/model/random_model.hpp"
+#include "patchbay/patching/ablation.hpp"
+#include "patchbay/patching/edge_layout.hpp"
 #include "patchbay/patching/patch.hpp"
 
 using namespace patchbay;
@@ -110,4 +112,29 @@ TEST_CASE("patching refuses what it cannot do", "[patching][errors]") {
                     Catch::Contains("probe reads 16 features but random-gpt2 has d_model = 32"));
   CHECK_THROWS_WITH(ProbeLogitDiff(test::random_probe(32, 3, 2), model.config(), 1, 0, 5),
                     Catch::Contains("out of range (the probe has 3 classes)"));
+}
+
+TEST_CASE("ablating every neuron of an MLP is ablating the MLP; one neuron is addressed by m{layer}.n{neuron}", "[patching][ablation]") {
+  for (auto& model : models()) {
+    const auto& c = model.config();
+    INFO(to_string(c.arch));
+    auto pairs = test::random_pairs(3, 7, c.d_vocab, 5);
+    ProbeLogitDiff metric(test::random_probe(c.d_model, 4, 9), c, /*layer=*/1, /*to=*/1, /*from=*/2);
+    // The MLP's output is a function of its hook_post alone, so taking every neuron from the
+    // corrupted run gives exactly the corrupted run's MLP output.
+    std::vector<std::string> neurons;
+    for (std::int64_t n = 0; n < c.d_mlp; ++n) neurons.push_back(neuron_name(0, n));
+    const AblationOptions corrupted{.kind = AblationKind::Corrupted};
+    const auto all_neurons = ablated_metric(model, pairs, metric, neurons, corrupted);
+    const auto whole_mlp = ablated_metric(model, pairs, metric, {"m0"}, corrupted);
+    CHECK(at::allclose(all_neurons, whole_mlp, 1e-5, 1e-5));
+    const auto none = ablated_metric(model, pairs, metric, {}, corrupted);
+    CHECK_FALSE(at::allclose(whole_mlp, none, 1e-5, 1e-5));
+    // One neuron changes the metric by a part of that, and neurons after the read-out are refused.
+    const auto one = ablated_metric(model, pairs, metric, {neuron_name(0, 3)}, corrupted);
+    CHECK_FALSE(at::equal(one, none));
+    CHECK_THROWS_WITH(ablated_metric(model, pairs, metric, {neuron_name(0, c.d_mlp)}, corrupted),
+                      Catch::Contains("unknown component 'm0.n" + std::to_string(c.d_mlp) + "'") && Catch::Contains("neuron 0.."));
+    CHECK_THROWS_WITH(ablated_metric(model, pairs, metric, {"m2.n0"}, corrupted), Catch::Contains("layer 0..1"));
+  }
 }

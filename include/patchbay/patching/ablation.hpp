@@ -20,7 +20,7 @@ struct AblationOptions {
   std::uint64_t seed = 0;     // resample: which other prompt each pair draws
 };
 
-// Metric of the clean prompts ([pair]) with `components` ("a1.h3", "m0") ablated together.
+// Metric of the clean prompts ([pair]) with `components` ("a1.h3", "m0", "m0.n17") ablated together.
 // The reference distribution is the pairs' prompts, clean and corrupted.
 at::Tensor ablated_metric(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
                           const std::vector<std::string>& components, const AblationOptions& options);

@@ -14,21 +14,30 @@
 
 namespace patchbay {
 
-// Component names shared by attribution, patching summaries, ablation and the circuit graph:
-// "input", "a{layer}.h{head}", "m{layer}", "readout"; edges into a head add "<q>", "<k>", "<v>".
-enum class ComponentKind { Input, Head, Mlp, Readout };
-std::string head_name(int layer, std::int64_t head);  // "a3.h5"
-std::string mlp_name(int layer);                       // "m2"
+// The components of a model that analyses name, one type and one name table for all of them
+// (attribution, patching summaries, ablation, the circuit graph and its exports):
+//   "input"                 the embeddings (plus learned positions)
+//   "a{layer}.h{head}"      an attention head; as an edge's receiver "a3.h5<q>", "<k>", "<v>"
+//   "m{layer}"              an MLP
+//   "m{layer}.n{neuron}"    one MLP neuron (hook_post column)
+//   "readout"               the metric's read-out ("logits" is read as the same: EAP-IG's name)
+enum class ComponentKind { Input, Head, Mlp, Neuron, Readout };
 
-struct ComponentName {
+struct Component {
   ComponentKind kind = ComponentKind::Input;
-  int layer = -1;          // -1 for the input and the read-out
-  std::int64_t head = -1;  // -1 unless a head
-  char side = 0;           // 'q', 'k', 'v' for a head's input, else 0
+  int layer = -1;            // -1 for the input and the read-out
+  std::int64_t head = -1;    // -1 unless a head
+  std::int64_t neuron = -1;  // -1 unless a neuron
+  char side = 0;             // 'q', 'k', 'v' for a head's input, else 0
+  std::string name() const;  // the one formatter
 };
+std::string head_name(int layer, std::int64_t head);         // "a3.h5"
+std::string mlp_name(int layer);                             // "m2"
+std::string neuron_name(int layer, std::int64_t neuron);     // "m2.n17"
+
 // The one parser of those names: digits only, within int range, nothing trailing. nullopt when
 // `text` is not a component name (callers say what they expected).
-std::optional<ComponentName> parse_component_name(std::string_view text);
+std::optional<Component> parse_component_name(std::string_view text);
 
 // Which input of a receiver an edge enters.
 enum class ReceiverSide { Query, Key, Value, MlpInput, Readout };
