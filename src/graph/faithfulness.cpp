@@ -9,7 +9,7 @@
 namespace patchbay {
 
 std::vector<FaithfulnessPoint> faithfulness_curve(const Model& model, const std::vector<PromptPair>& pairs,
-                                                  const ProbeLogitDiff& metric, CircuitGraph graph,
+                                                  const Metric& metric, CircuitGraph graph,
                                                   const std::vector<std::size_t>& sizes) {
   at::InferenceMode no_grad;
   const int L = metric.layer();

@@ -83,6 +83,10 @@ at::Tensor Model::apply_norm(const at::Tensor& x, int layer, int which) const {
   return detail::plain_norm(x, w, config_);
 }
 
+at::Tensor Model::unembed(const at::Tensor& x) const {
+  return detail::linear(detail::plain_norm(x, weights_.ln_final, config_), weights_.W_U, weights_.b_U);
+}
+
 const Tokenizer& Model::tokenizer() const {
   if (!tokenizer_)
     fail<InputError>("model '{}' has no tokenizer (expected vocab.json + merges.txt or tokenizer.bin in its directory)",

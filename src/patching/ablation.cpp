@@ -68,7 +68,7 @@ Sources ablation_sources(const Model& model, const at::Tensor& clean, const at::
   return s;
 }
 
-at::Tensor run_ablated(const Model& model, const at::Tensor& clean, std::int64_t target, const ProbeLogitDiff& metric,
+at::Tensor run_ablated(const Model& model, const at::Tensor& clean, std::int64_t target, const Metric& metric,
                        const std::vector<Component>& components, const Sources& sources) {
   const int L = metric.layer();
   // Per layer: which heads and neurons to replace, and whether the MLP is replaced.
@@ -116,7 +116,7 @@ const char* to_string(AblationKind k) {
 }
 
 
-at::Tensor ablated_metric(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+at::Tensor ablated_metric(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                           const std::vector<std::string>& components, const AblationOptions& o) {
   at::InferenceMode no_grad;
   const auto clean = pair_tokens(pairs, 0), corrupted = pair_tokens(pairs, 1);
@@ -131,7 +131,7 @@ at::Tensor AblationSweepResult::effect() const {
   return (metric.mean(0) - clean.mean()) / (clean.mean() - corrupted.mean());
 }
 
-AblationSweepResult ablation_sweep(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+AblationSweepResult ablation_sweep(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                                    const AblationOptions& o) {
   at::InferenceMode no_grad;
   const auto& c = model.config();

@@ -19,7 +19,7 @@ struct GradientRun {
   std::map<HookId, at::Tensor> activations, gradients;
   at::Tensor metric;  // [pair]
 };
-GradientRun gradient_run(const Model& model, const at::Tensor& tokens, std::int64_t target, const ProbeLogitDiff& metric,
+GradientRun gradient_run(const Model& model, const at::Tensor& tokens, std::int64_t target, const Metric& metric,
                          const std::vector<HookId>& sites, const std::vector<HookId>& recorded, const at::Tensor& resid0 = {},
                          bool ungroup_kv = false) {
   c10::AutoGradMode grad(true);
@@ -62,7 +62,7 @@ at::Tensor reduce_to_sweep(const at::Tensor& product, const PatchSweep& sweep) {
 
 }  // namespace
 
-PatchResult attribution_patch(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+PatchResult attribution_patch(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                               const PatchSweep& sweep, PatchDirection direction) {
   const auto& c = model.config();
   const auto setup = detail::setup_patch(model, pairs, sweep, direction);
@@ -97,14 +97,15 @@ namespace {
 
 // d metric / d (input of each receiver) [pair, pos, receiver, d_model], in the layout's receiver
 // order, from one gradient run. The inputs are TransformerLens's split q/k/v inputs (keys and
-// values ungrouped: one per query head, as EAP-IG scores them) and hook_mlp_in; the read-out
-// reads the residual stream at the target only, so its gradient is the probe direction there.
+// values ungrouped: one per query head, as EAP-IG scores them), hook_mlp_in, and for the
+// read-out the residual stream it reads (non-zero at the target only).
 at::Tensor receiver_gradients(const Model& model, const at::Tensor& tokens, std::int64_t target,
-                              const ProbeLogitDiff& metric, const EdgeLayout& layout, const at::Tensor& resid0) {
+                              const Metric& metric, const EdgeLayout& layout, const at::Tensor& resid0) {
   const int L = metric.layer();
   std::vector<HookId> inputs;
   for (int l = 0; l <= L; ++l)
     for (Site s : {Site::QInput, Site::KInput, Site::VInput, Site::MlpIn}) inputs.push_back({s, l});
+  inputs.push_back(hook::resid_post(L));
   auto run = gradient_run(model, tokens, target, metric, inputs, {}, resid0, /*ungroup_kv=*/true);
   std::vector<at::Tensor> per_receiver;  // each [pair, pos, d_model]
   for (const auto& r : layout.receivers) {
@@ -113,12 +114,7 @@ at::Tensor receiver_gradients(const Model& model, const at::Tensor& tokens, std:
       case ReceiverSide::Key: per_receiver.push_back(run.gradients.at(hook::k_input(r.layer)).select(2, r.head)); break;
       case ReceiverSide::Value: per_receiver.push_back(run.gradients.at(hook::v_input(r.layer)).select(2, r.head)); break;
       case ReceiverSide::MlpInput: per_receiver.push_back(run.gradients.at(hook::mlp_in(r.layer))); break;
-      case ReceiverSide::Readout: {
-        auto g = at::zeros_like(per_receiver.front());
-        g.select(1, target).copy_(metric.direction().to(g.device()).expand({g.size(0), g.size(2)}));
-        per_receiver.push_back(g);
-        break;
-      }
+      case ReceiverSide::Readout: per_receiver.push_back(run.gradients.at(hook::resid_post(L))); break;
     }
   }
   return at::stack(per_receiver, 2);
@@ -145,7 +141,7 @@ std::vector<HookId> sender_output_hooks(int readout_layer) {
   return out;
 }
 
-EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                             PatchDirection direction, int ig_steps) {
   if (ig_steps < 0 || ig_steps > 1000) fail<InputError>("EAP-IG steps must lie in 0..1000, got {}", ig_steps);
   const auto setup = detail::setup_patch(model, pairs, PatchSweep::heads(), direction);

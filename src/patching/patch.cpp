@@ -18,6 +18,8 @@ struct PatchRuns {
   at::Tensor shared_prefix;                    // [pair]: positions where the pair's two prompts agree token for token
 };
 
+std::int64_t n_pairs_of(const PatchRuns& runs) { return runs.receiving_tokens.size(0); }
+
 // One batched group of patches: `positions` of `layer` (ascending), each in `variants` forms
 // (one per head when per head). A row of the batch is one (pair, position, variant).
 struct PatchBucket {
@@ -31,7 +33,7 @@ struct PatchBucket {
   std::int64_t rows_per_pair() const { return static_cast<std::int64_t>(positions.size()) * variants; }
 };
 
-PatchRuns run_unpatched(const Model& model, const detail::PatchSetup& setup, const PatchSweep& sweep, const ProbeLogitDiff& metric) {
+PatchRuns run_unpatched(const Model& model, const detail::PatchSetup& setup, const PatchSweep& sweep, const Metric& metric) {
   const int readout = metric.layer();
   const auto target = setup.target;
   PatchRuns runs;
@@ -87,7 +89,7 @@ KeyValuePrefix prefix_rows(const KeyValuePrefix& prefix, int from, int readout, 
 
 // The metric of every row of a bucket for pairs [first_pair, first_pair + n): [n, positions, variants].
 at::Tensor run_bucket_rows(const Model& model, const PatchRuns& runs, const PatchSweep& sweep, const PatchBucket& b, int readout,
-                           std::int64_t first_pair, std::int64_t n, const KeyValuePrefix* full_prefix, const ProbeLogitDiff& metric) {
+                           std::int64_t first_pair, std::int64_t n, const KeyValuePrefix* full_prefix, const Metric& metric) {
   const int l = b.layer;
   const auto p0 = b.first(), suffix = runs.receiving_tokens.size(1) - p0;
   const auto patched_len = b.split_at_layer ? b.positions.back() - p0 + 1 : suffix;
@@ -126,12 +128,13 @@ at::Tensor run_bucket_rows(const Model& model, const PatchRuns& runs, const Patc
     fo.start_at(l + 1, at::where(where_patched, patched, unpatched)).stop_after(readout).suffix(p0, past).only_last_position(true).trusted_tokens();
     out = model.forward(tokens, fo);
   }
-  return metric(out.select(1, out.size(1) - 1)).view({n, static_cast<std::int64_t>(b.positions.size()), b.variants});
+  const auto pair_of_row = rows(at::arange(n_pairs_of(runs), at::TensorOptions().dtype(at::kLong).device(out.device())));
+  return metric(out.select(1, out.size(1) - 1), pair_of_row).view({n, static_cast<std::int64_t>(b.positions.size()), b.variants});
 }
 
 // The metric of every row of a bucket, chunked over pairs to bound the batch: [pair, positions, variants].
 at::Tensor run_bucket(const Model& model, const PatchRuns& runs, const PatchSweep& sweep, const PatchBucket& b, int readout,
-                      const ProbeLogitDiff& metric, const PatchOptions& options) {
+                      const Metric& metric, const PatchOptions& options) {
   const auto n_pairs = runs.receiving_tokens.size(0);
   // Keys and values of the positions before the bucket come from the receiving run's cache.
   const auto prefix = b.first() > 0 ? key_value_prefix(runs.receiving, model.config(), b.layer, readout, b.first()) : KeyValuePrefix{};
@@ -152,7 +155,7 @@ void store(at::Tensor& result, const PatchSweep& sweep, int layer, std::int64_t 
 
 }  // namespace
 
-PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                         const PatchSweep& sweep, PatchDirection direction, const PatchOptions& options) {
   const auto& c = model.config();
   const auto setup = detail::setup_patch(model, pairs, sweep, direction);
@@ -193,7 +196,7 @@ PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs
   return r;
 }
 
-PatchResult patch_sweep_naive(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+PatchResult patch_sweep_naive(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                               const PatchSweep& sweep, PatchDirection direction) {
   using namespace detail;
   const auto& c = model.config();

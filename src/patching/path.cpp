@@ -37,7 +37,7 @@ at::Tensor head_projection(const Model& model, const EdgeReceiver& r, const at::
 
 }  // namespace
 
-EdgeScores path_patch(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+EdgeScores path_patch(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                       PatchDirection direction, const PathPatchOptions& options) {
   const auto setup = detail::setup_patch(model, pairs, PatchSweep::heads(), direction);
   const int L = metric.layer();
@@ -101,14 +101,19 @@ EdgeScores path_patch(const Model& model, const std::vector<PromptPair>& pairs, 
       fo.stop_after(L).trusted_tokens().ungroup_kv();  // keys and values per query head, as EAP-IG
       if (receiver.layer > 0) fo.start_at(receiver.layer, rows(recv.at(hook::resid_pre(receiver.layer))));
       auto out = model.forward(rows(recv_tokens), fo);
-      values.push_back(metric(out.select(1, T)).view({n, V}) - recv_metric.narrow(0, i0, n).unsqueeze(1));
+      const auto pair_of_row = rows(at::arange(N, at::TensorOptions().dtype(at::kLong).device(out.device())));
+      values.push_back(metric(out.select(1, T), pair_of_row).view({n, V}) - recv_metric.narrow(0, i0, n).unsqueeze(1));
     }
     auto effect = at::cat(values, 0).mean(0).to(at::kCPU);  // [V]
     for (std::int64_t v = 0; v < V; ++v) e.scores[senders[static_cast<std::size_t>(v)]][r] = effect[v];
   }
-  // The read-out is linear in the residual stream: the direct effect is the difference's projection.
-  const auto d = metric.direction().to(deltas.device());
-  e.scores.select(1, R - 1).copy_(at::matmul(deltas.select(1, T), d).mean(0).to(at::kCPU));
+  // Into the read-out: the metric of the receiving run's read-out plus one sender's difference
+  // there (exact for any metric; for a linear one, the difference's projection).
+  const auto readout = recv_out.select(1, T);                            // [pair, d_model]
+  const auto shifted = readout.unsqueeze(1) + deltas.select(1, T);       // [pair, sender, d_model]
+  const auto pair_of_row = at::arange(N, at::TensorOptions().dtype(at::kLong).device(readout.device())).repeat_interleave(S);
+  const auto direct = metric(shifted.flatten(0, 1), pair_of_row).view({N, S}) - recv_metric.unsqueeze(1);
+  e.scores.select(1, R - 1).copy_(direct.mean(0).to(at::kCPU));
   return e;
 }
 

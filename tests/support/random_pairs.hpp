@@ -30,6 +30,16 @@ inline std::vector<PromptPair> random_pairs(int n, std::int64_t length, std::int
   return pairs;
 }
 
+// The pairs with random answer tokens for the output metrics (correct != incorrect).
+inline std::vector<PromptPair> with_answers(std::vector<PromptPair> pairs, std::int64_t vocab, std::uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  for (auto& p : pairs) {
+    p.correct = at::randint(vocab, {1}, gen, at::kLong).item<std::int64_t>();
+    p.incorrect = (p.correct + 1 + at::randint(vocab - 1, {1}, gen, at::kLong).item<std::int64_t>()) % vocab;
+  }
+  return pairs;
+}
+
 inline LogisticProbe random_probe(std::int64_t d_model, std::int64_t classes, std::uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   LogisticProbe p;

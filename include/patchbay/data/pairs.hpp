@@ -29,6 +29,8 @@ struct PromptPair {
   std::int32_t target = 0;          // absolute position of the target token (the last)
   std::int32_t clean_label = 0;     // word index of the target in the clean prompt
   std::int32_t corrupted_label = 0;
+  // Answer tokens the output metrics compare at the target (pairs from a file); -1 when none.
+  std::int64_t correct = -1, incorrect = -1;
 };
 
 // Draws real words of the required token lengths (validation words, so a probe trained by the

@@ -16,7 +16,7 @@ struct FaithfulnessPoint {
   double faithfulness = 0;
 };
 std::vector<FaithfulnessPoint> faithfulness_curve(const Model& model, const std::vector<PromptPair>& pairs,
-                                                  const ProbeLogitDiff& metric, CircuitGraph graph,
+                                                  const Metric& metric, CircuitGraph graph,
                                                   const std::vector<std::size_t>& sizes);
 
 class H5Writer;

@@ -110,6 +110,9 @@ class Model {
   // (layer = -1), to x [..., d_model], without hooks: for analyses that recompute a component's
   // input, such as path patching.
   at::Tensor apply_norm(const at::Tensor& x, int layer, int which) const;
+  // The logits of a final residual stream x [..., d_model]: the final norm, then the
+  // unembedding, without hooks (the same arithmetic as the end of a full forward pass).
+  at::Tensor unembed(const at::Tensor& x) const;
 
   // Forward pass that records the activations `filter` selects among the hook points the pass
   // reaches. Returns the forward output and the cache.

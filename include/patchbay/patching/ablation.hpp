@@ -22,7 +22,7 @@ struct AblationOptions {
 
 // Metric of the clean prompts ([pair]) with `components` ("a1.h3", "m0", "m0.n17") ablated together.
 // The reference distribution is the pairs' prompts, clean and corrupted.
-at::Tensor ablated_metric(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+at::Tensor ablated_metric(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                           const std::vector<std::string>& components, const AblationOptions& options);
 
 struct AblationSweepResult {
@@ -34,7 +34,7 @@ struct AblationSweepResult {
   // ablation removes the whole clean-vs-corrupted difference.
   at::Tensor effect() const;
 };
-AblationSweepResult ablation_sweep(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+AblationSweepResult ablation_sweep(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                                    const AblationOptions& options);
 
 

@@ -15,7 +15,7 @@
 namespace patchbay {
 
 // Same shapes and axes as patch_sweep; `metric` holds the first-order estimates.
-PatchResult attribution_patch(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+PatchResult attribution_patch(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                               const PatchSweep& sweep, PatchDirection direction);
 
 // Graph components up to the read-out layer, in the EAP-IG naming: senders "input", "a{l}.h{h}",
@@ -41,7 +41,7 @@ at::Tensor sender_deltas(const EdgeLayout& layout, const ActivationCache& src, c
 // Receiver inputs are the split q/k/v inputs of each head (keys and values one per query head,
 // as EAP-IG scores grouped-query attention) and each MLP's hook_mlp_in.
 // ig_steps = 0: EAP (gradient at the receiving run). ig_steps > 0: EAP-IG with that many steps.
-EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                             PatchDirection direction, int ig_steps = 0);
 
 // Pearson correlation of two tensors' entries (e.g. attribution vs exact patching effects).

@@ -66,13 +66,13 @@ struct PatchOptions {
 // the read-out layer away from the target, positions where the pair's two prompts still agree
 // token for token) are not run: their metric is exactly the receiving run's.
 // No host synchronisation until the result is returned.
-PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                         const PatchSweep& sweep, PatchDirection direction, const PatchOptions& options = {});
 
 // The reference loop TransformerLens users write: one forward pass per patch from the
 // embeddings, reading the metric back to the host after each. Same result; used to check the
 // fast path and as the benchmark baseline.
-PatchResult patch_sweep_naive(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+PatchResult patch_sweep_naive(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                               const PatchSweep& sweep, PatchDirection direction);
 
 // Number of heads along a site's head axis (n_kv_heads for k and v), or 0 for sites without one.

@@ -14,7 +14,7 @@ struct PathPatchOptions {
   std::int64_t max_batch = 1024;  // rows (pairs x senders) per forward pass
 };
 
-EdgeScores path_patch(const Model& model, const std::vector<PromptPair>& pairs, const ProbeLogitDiff& metric,
+EdgeScores path_patch(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                       PatchDirection direction, const PathPatchOptions& options = {});
 
 }  // namespace patchbay

@@ -1,0 +1,72 @@
+#include "patchbay/patching/output_metrics.hpp"
+
+#include <ATen/ATen.h>
+
+#include "patchbay/core/error.hpp"
+
+namespace patchbay {
+
+namespace {
+at::Tensor answer_ids(const Model& model, const std::vector<PromptPair>& pairs, bool incorrect) {
+  std::vector<std::int64_t> ids;
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const auto id = incorrect ? pairs[i].incorrect : pairs[i].correct;
+    if (id < 0 || id >= model.config().d_vocab)
+      fail<InputError>("pair {} has {} answer token {}: output metrics need answer ids in 0..{} (a pairs file's correct/incorrect)",
+                       i, incorrect ? "incorrect" : "correct", id, model.config().d_vocab - 1);
+    ids.push_back(id);
+  }
+  return at::tensor(ids, at::kLong);
+}
+}  // namespace
+
+OutputMetric::OutputMetric(const Model& model, const std::vector<PromptPair>& pairs, Answers needed) : model_(model) {
+  if (pairs.empty()) fail<InputError>("an output metric needs at least one pair");
+  if (needed != Answers::None) correct_ = answer_ids(model, pairs, false);
+  if (needed == Answers::CorrectAndIncorrect) incorrect_ = answer_ids(model, pairs, true);
+}
+
+at::Tensor OutputMetric::answers(const at::Tensor& ids, const at::Tensor& pair, const at::Tensor& like) const {
+  return ids.to(like.device()).index_select(0, pair).unsqueeze(1);
+}
+
+LogitDiff::LogitDiff(const Model& model, const std::vector<PromptPair>& pairs) : OutputMetric(model, pairs, Answers::CorrectAndIncorrect) {}
+
+at::Tensor LogitDiff::evaluate(const at::Tensor& resid, const at::Tensor& pair) const {
+  const auto l = logits(resid);  // [rows, d_vocab]
+  return (l.gather(1, answers(correct_, pair, l)) - l.gather(1, answers(incorrect_, pair, l))).squeeze(1);
+}
+
+LogProb::LogProb(const Model& model, const std::vector<PromptPair>& pairs) : OutputMetric(model, pairs, Answers::Correct) {}
+
+at::Tensor LogProb::evaluate(const at::Tensor& resid, const at::Tensor& pair) const {
+  const auto log_p = at::log_softmax(logits(resid), 1);
+  return log_p.gather(1, answers(correct_, pair, log_p)).squeeze(1);
+}
+
+at::Tensor clean_readout(const Model& model, const std::vector<PromptPair>& pairs, int layer) {
+  at::InferenceMode no_grad;
+  const auto tokens = pair_tokens(pairs, 0);
+  const auto target = pairs.front().target;
+  // Cut after the target as the patching passes do: the same arithmetic, so the clean run's
+  // metric is computed from exactly these values.
+  const auto out = model.forward(tokens.narrow(1, 0, target + 1).to(model.device()), ForwardOptions().stop_after(layer));
+  return out.select(1, target);
+}
+
+KlFromClean::KlFromClean(const Model& model, const std::vector<PromptPair>& pairs) : OutputMetric(model, pairs, Answers::None) {
+  at::Tensor log_p;
+  {
+    at::InferenceMode no_grad;
+    log_p = at::log_softmax(logits(clean_readout(model, pairs, layer())), 1);
+  }
+  clean_log_probs_ = log_p.clone();  // a normal tensor: gradient runs multiply by it
+}
+
+at::Tensor KlFromClean::evaluate(const at::Tensor& resid, const at::Tensor& pair) const {
+  const auto log_q = at::log_softmax(logits(resid), 1);                  // [rows, d_vocab]
+  const auto log_p = clean_log_probs_.to(log_q.device()).index_select(0, pair);
+  return (log_p.exp() * (log_p - log_q)).sum(1);
+}
+
+}  // namespace patchbay
