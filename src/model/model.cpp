@@ -83,6 +83,20 @@ at::Tensor Model::apply_norm(const at::Tensor& x, int layer, int which) const {
   return detail::plain_norm(x, w, config_);
 }
 
+Model::Model(const Model& other)
+    : config_(other.config_),
+      weights_(other.weights_),
+      tokenizer_(other.tokenizer_),
+      source_(other.source_),
+      hooks_(std::make_shared<HookRegistry>(config_)),
+      rope_cos_(other.rope_cos_),
+      rope_sin_(other.rope_sin_) {}
+
+Model& Model::operator=(const Model& other) {
+  if (this != &other) *this = Model(other);
+  return *this;
+}
+
 at::Tensor Model::unembed(const at::Tensor& x) const {
   return detail::linear(detail::plain_norm(x, weights_.ln_final, config_), weights_.W_U, weights_.b_U);
 }

@@ -240,3 +240,23 @@ TEST_CASE("suffix pass arguments are checked", "[model][forward][errors]") {
   CHECK_THROWS_WITH(model.forward(tokens, ForwardOptions().stop_after(1).only_last_position()),
                     Catch::Contains("sits at the stop layer"));
 }
+
+TEST_CASE("a copied model has hooks of its own", "[model][hooks]") {
+  auto original = random_model(gpt2_like_config(2, 32, 4, 61, 16), 5);
+  const auto tokens = at::randint(61, {2, 5}, at::kLong);
+  const auto before = original.forward(tokens);
+  Model copy = original;
+  int fired = 0;
+  auto handle = copy.add_hook(hook::resid_post(0), [&](at::Tensor& act, HookId) {
+    ++fired;
+    act = at::zeros_like(act);
+  });
+  CHECK(at::equal(original.forward(tokens), before));  // the copy's hook does not fire here
+  CHECK(fired == 0);
+  CHECK_FALSE(at::equal(copy.forward(tokens), before));
+  CHECK(fired == 1);
+  Model assigned = random_model(gpt2_like_config(2, 32, 4, 61, 16), 6);
+  assigned = copy;
+  CHECK(at::equal(assigned.forward(tokens), before));  // assignment does not take the hooks either
+  CHECK(fired == 1);
+}

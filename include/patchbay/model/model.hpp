@@ -83,6 +83,12 @@ std::string weights_sha256(const Model& model);
 class Model {
  public:
   Model(ModelConfig config, ModelWeights weights, std::shared_ptr<const Tokenizer> tokenizer, ModelSource source);
+  // A copy shares the weights' storage (tensors are references) but not the hooks: it starts
+  // with none, and hooks added to one never fire in the other.
+  Model(const Model& other);
+  Model& operator=(const Model& other);
+  Model(Model&&) noexcept = default;
+  Model& operator=(Model&&) noexcept = default;
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
