@@ -36,7 +36,7 @@ void add_options(CLI::App* cmd, DiscoverArgs& o) {
   cmd->add_option("--model", o.model, "model directory (default: the default model)");
   cmd->add_option("--probe", o.probe, "word-index result file holding the probe")->required();
   cmd->add_option("--probe-layer", o.probe_layer, "probe layer to use (default: the run's main layer)");
-  cmd->add_option("--method", o.method, "edge scores: patch, path, eap or eap-ig")->check(CLI::IsMember({"patch", "path", "eap", "eap-ig"}));
+  cmd->add_option("--method", o.method, "edge scores: path (path patching), eap or eap-ig")->check(CLI::IsMember({"path", "eap", "eap-ig"}));
   cmd->add_option("--pairs", o.pairs, "number of clean/corrupted pairs")->check(CLI::Range(1, 100000));
   cmd->add_option("--clean-split", o.clean_split, "tokens per word of the clean prompt, e.g. 3,1");
   cmd->add_option("--corrupted-split", o.corrupted_split, "tokens per word of the corrupted prompt, e.g. 1,2,1");
@@ -69,7 +69,7 @@ void print_summary(const CountingCircuitOptions& x, const CountingCircuitResults
   fmt::print("clean {:.3f}, corrupted {:.3f}\n", summary["clean_metric"].get<double>(), summary["corrupted_metric"].get<double>());
   fmt::print("heads by patching effect (clean into corrupted):\n");
   for (const auto& h : summary["top_heads_patching"]) fmt::print("  {:>8} {:+.3f}\n", h["component"].get<std::string>(), h["effect"].get<double>());
-  fmt::print("attribution vs exact patching correlation: {:.3f}\n", results.attribution.correlation_with_patching);
+  fmt::print("attribution vs exact patching correlation: {:.3f}\n", results.attributions.front().correlation_with_patching);
   fmt::print("circuit ({}): {} nodes, {} edges; faithfulness:", results.edges.method, results.graph.kept_nodes(), results.graph.kept_edges());
   for (const auto& p : results.faithfulness) fmt::print(" {}:{:.2f}", p.edges, p.faithfulness);
   fmt::print("\nresults: {}\n", paths.front());

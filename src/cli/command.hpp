@@ -22,6 +22,7 @@ void add_tokenize_command(CLI::App& app, const GlobalOptions& global, Runner& se
 void add_cache_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 void add_word_index_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 void add_discover_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
+void add_patch_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 void add_inspect_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 void add_report_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 

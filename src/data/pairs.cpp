@@ -22,7 +22,7 @@ std::vector<PromptPair> token_aligned_pairs(const Tokenizer& tok, const PairOpti
                      fmt::join(o.clean_split, "|"), fmt::join(o.corrupted_split, "|"));
   if (o.n_pairs < 1 || o.n_pairs > 100000) fail<InputError>("number of pairs must lie in 1..100000, got {}", o.n_pairs);
 
-  const WordLists lists = load_word_lists(tok, o.dictionary, o.seed);
+  const WordLists lists = load_word_lists(tok, o.dictionary, o.split_seed);
   const WordPool& pool = lists.val;
   for (const auto* split : {&o.clean_split, &o.corrupted_split})
     for (int len : *split)

@@ -1,10 +1,10 @@
 // Counting-circuit results in HDF5: the one writer and the one reader of the kind (the report
 // draws from read_counting_circuit). docs/FORMAT.md documents every name:
 //   /                       attributes: kind, provenance, config, summary, model, seed
-//   /pairs/                 clean, corrupted [pair, pos]; target; labels
-//   /patching/, /attribution/, /ablation/, /edges/   patching/patch_io.hpp
+//   the patching study's groups (write_patching_study): /pairs/, metric attributes, /patching/,
+//   /attribution/, /ablation/, /edges/, /graph/ (patching/patch_io.hpp, CircuitGraph)
+//   /pairs/labels           the probe classes of the metric
 //   /direct/, /heads/, /examples/, /direction_ablation/   analysis/analysis_io.hpp
-//   /graph/                 nodes, edges (CircuitGraph::write); /graph/faithfulness/
 #include <ATen/ATen.h>
 #include <fmt/ranges.h>
 
@@ -25,38 +25,18 @@ namespace {
 
 constexpr const char* kKind = "counting_circuit";
 
-void write_pairs(H5Writer& out, const CountingCircuitResults& r) {
-  const DatasetDoc tokens_doc{{"pair", "position"}, "token ids of each pair's prompt (clean and corrupted have equal lengths)"};
-  out.write_tensor("pairs/clean", pair_tokens(r.pairs, 0), tokens_doc);
-  out.write_tensor("pairs/corrupted", pair_tokens(r.pairs, 1), tokens_doc);
-  out.write_tensor("pairs/target", at::scalar_tensor(static_cast<std::int64_t>(r.pairs.front().target), at::kLong),
-                   {{}, "absolute position of the target token read by the metric"});
+void write_labels(H5Writer& out, const CountingCircuitResults& r) {
   out.write_tensor("pairs/labels", at::tensor(std::vector<std::int64_t>{r.to, r.from}, at::kLong),
                    {{"class"}, "probe classes of the metric: (clean word index, corrupted word index)"});
 }
 
-void read_pairs(const H5Reader& in, CountingCircuitResults& r) {
-  const auto clean = in.read_tensor("pairs/clean"), corrupted = in.read_tensor("pairs/corrupted");
-  if (clean.dim() != 2 || clean.sizes() != corrupted.sizes())
-    fail<FormatError>("'{}': pairs/clean {} and pairs/corrupted {} are not [pair, position] of one shape", in.path(), clean.sizes(),
-                      corrupted.sizes());
-  const auto target = in.read_tensor("pairs/target").item<std::int64_t>();
-  if (target < 0 || target >= clean.size(1)) fail<FormatError>("'{}': pairs/target {} is outside prompts of {} tokens", in.path(), target, clean.size(1));
+void read_labels(const H5Reader& in, CountingCircuitResults& r) {
   const auto labels = in.read_int64s("pairs/labels");
   if (labels.size() != 2) fail<FormatError>("'{}': pairs/labels holds {} classes, expected 2", in.path(), labels.size());
   std::tie(r.to, r.from) = std::pair{labels[0], labels[1]};
-  for (std::int64_t i = 0; i < clean.size(0); ++i) {
-    PromptPair p;
-    const auto row = [&](const at::Tensor& t) {
-      auto c = t[i].contiguous();
-      return std::vector<std::int64_t>(c.data_ptr<std::int64_t>(), c.data_ptr<std::int64_t>() + c.numel());
-    };
-    p.clean.tokens = row(clean);
-    p.corrupted.tokens = row(corrupted);
-    p.target = static_cast<std::int32_t>(target);
+  for (auto& p : r.pairs) {
     p.clean_label = static_cast<std::int32_t>(r.to);
     p.corrupted_label = static_cast<std::int32_t>(r.from);
-    r.pairs.push_back(std::move(p));
   }
 }
 
@@ -81,17 +61,12 @@ std::vector<std::string> write_counting_circuit(const std::string& path, bool ov
   out.write_attribute("summary", r.summary().dump());
   out.write_attribute("model", model.config().name);
   out.write_attribute("seed", o.pairs.seed);
-  write_pairs(out, r);
-  write_patch_results(out, r.patching);
-  write_attribution(out, r.attribution);
+  write_patching_study(out, r);
+  write_labels(out, r);
   write_direct_attribution(out, "clean", r.direct_clean);
   write_direct_attribution(out, "corrupted", r.direct_corrupted);
-  write_ablations(out, r.ablations);
   write_head_scores(out, r.head_scores);
   write_direction_ablation(out, r.direction_ablation);
-  write_edge_scores(out, r.edges);
-  r.graph.write(out, "graph");
-  write_faithfulness(out, r.faithfulness);
   write_attention_examples(out, r.attention_examples);
   out.commit();
 
@@ -111,17 +86,12 @@ CountingCircuitFile read_counting_circuit(const H5Reader& in) {
   f.config = read_json_attribute(in, "config");
   f.provenance = read_json_attribute(in, "provenance");
   auto& r = f.results;
-  read_pairs(in, r);
-  r.patching = read_patch_results(in);
-  if (auto a = read_attributions(in); !a.empty()) r.attribution = std::move(a.front());
+  static_cast<PatchingStudyResults&>(r) = read_patching_study(in);
+  read_labels(in, r);
   if (auto d = read_direct_attribution(in, "clean")) r.direct_clean = std::move(*d);
   if (auto d = read_direct_attribution(in, "corrupted")) r.direct_corrupted = std::move(*d);
-  r.ablations = read_ablations(in);
   if (auto s = read_head_scores(in)) r.head_scores = std::move(*s);
   if (auto d = read_direction_ablation(in)) r.direction_ablation = std::move(*d);
-  r.edges = read_edge_scores(in);
-  if (in.has("graph/nodes/name")) r.graph = CircuitGraph::read(in, "graph");
-  r.faithfulness = read_faithfulness(in);
   r.attention_examples = read_attention_examples(in);
   return f;
 }

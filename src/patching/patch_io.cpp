@@ -1,5 +1,6 @@
 #include "patchbay/patching/patch_io.hpp"
 
+#include <cmath>
 #include <map>
 
 #include <ATen/ATen.h>
@@ -136,6 +137,82 @@ std::vector<AblationSweepResult> read_ablations(const H5Reader& in) {
     out.push_back(std::move(a));
   }
   return out;
+}
+
+MetricInfo metric_info(const Metric& metric, const at::Tensor& clean, const at::Tensor& corrupted) {
+  return {metric.name(), metric.describe(), metric.layer(), metric.clean_sign(), metric_separation(metric, clean, corrupted)};
+}
+
+void write_metric_info(H5Writer& out, const MetricInfo& m) {
+  const auto& s = m.separation;
+  out.write_attribute("metric", m.name);
+  out.write_attribute("metric_description", m.description);
+  out.write_attribute("metric_layer", m.layer);
+  out.write_attribute("metric_clean_sign", m.clean_sign);
+  for (const auto& [key, value] : {std::pair<const char*, double>{"metric_clean", s.clean}, {"metric_corrupted", s.corrupted},
+                                   {"metric_difference", s.difference}, {"metric_standard_error", s.standard_error}})
+    out.write_attribute(key, value);
+  out.write_attribute("metric_separated", s.separated);
+  out.write_attribute("metric_warning", s.warning);
+}
+
+MetricInfo read_metric_info(const H5Reader& in) {
+  MetricInfo m;
+  if (!in.attribute("metric")) return m;
+  auto number = [&](const char* key) { return in.numeric_attribute(key).value_or(NAN); };
+  m.name = *in.attribute("metric");
+  m.description = in.attribute("metric_description").value_or("");
+  m.layer = static_cast<int>(number("metric_layer"));
+  m.clean_sign = number("metric_clean_sign") < 0 ? -1 : 1;
+  m.separation = {number("metric_clean"), number("metric_corrupted"), number("metric_difference"), number("metric_standard_error"),
+                  number("metric_separated") != 0, in.attribute("metric_warning").value_or("")};
+  return m;
+}
+
+void write_pairs(H5Writer& out, const std::vector<PromptPair>& pairs) {
+  const DatasetDoc tokens_doc{{"pair", "position"}, "token ids of each pair's prompt (clean and corrupted have equal lengths)"};
+  out.write_tensor("pairs/clean", pair_tokens(pairs, 0), tokens_doc);
+  out.write_tensor("pairs/corrupted", pair_tokens(pairs, 1), tokens_doc);
+  out.write_tensor("pairs/target", at::scalar_tensor(static_cast<std::int64_t>(pairs.front().target), at::kLong),
+                   {{}, "absolute position of the target token read by the metric"});
+  std::vector<std::int64_t> correct, incorrect;
+  for (const auto& p : pairs) {
+    correct.push_back(p.correct);
+    incorrect.push_back(p.incorrect);
+  }
+  out.write_tensor("pairs/correct", at::tensor(correct, at::kLong), {{"pair"}, "correct answer token of each pair (-1: none)"});
+  out.write_tensor("pairs/incorrect", at::tensor(incorrect, at::kLong), {{"pair"}, "incorrect answer token of each pair (-1: none)"});
+}
+
+std::vector<PromptPair> read_pairs(const H5Reader& in) {
+  const auto clean = in.read_tensor("pairs/clean"), corrupted = in.read_tensor("pairs/corrupted");
+  if (clean.dim() != 2 || clean.sizes() != corrupted.sizes())
+    fail<FormatError>("'{}': pairs/clean {} and pairs/corrupted {} are not [pair, position] of one shape", in.path(), clean.sizes(),
+                      corrupted.sizes());
+  const auto target = in.read_tensor("pairs/target").item<std::int64_t>();
+  if (target < 0 || target >= clean.size(1)) fail<FormatError>("'{}': pairs/target {} is outside prompts of {} tokens", in.path(), target, clean.size(1));
+  const auto n = clean.size(0);
+  auto answers = [&](const char* name) {
+    auto v = in.has(name) ? in.read_int64s(name) : std::vector<std::int64_t>(static_cast<std::size_t>(n), -1);
+    if (static_cast<std::int64_t>(v.size()) != n) fail<FormatError>("'{}': {} has {} entries for {} pairs", in.path(), name, v.size(), n);
+    return v;
+  };
+  const auto correct = answers("pairs/correct"), incorrect = answers("pairs/incorrect");
+  auto row = [](const at::Tensor& t, std::int64_t i) {
+    auto c = t[i].contiguous();
+    return std::vector<std::int64_t>(c.data_ptr<std::int64_t>(), c.data_ptr<std::int64_t>() + c.numel());
+  };
+  std::vector<PromptPair> pairs;
+  for (std::int64_t i = 0; i < n; ++i) {
+    PromptPair p;
+    p.clean.tokens = row(clean, i);
+    p.corrupted.tokens = row(corrupted, i);
+    p.target = static_cast<std::int32_t>(target);
+    p.correct = correct[static_cast<std::size_t>(i)];
+    p.incorrect = incorrect[static_cast<std::size_t>(i)];
+    pairs.push_back(std::move(p));
+  }
+  return pairs;
 }
 
 void write_edge_scores(H5Writer& out, const EdgeScores& e) {

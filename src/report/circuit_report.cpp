@@ -142,19 +142,14 @@ ChartSeries exact_vs_estimate(const at::Tensor& exact_effect, const at::Tensor& 
   return points;
 }
 
-void add_attribution(html::Document& doc, const H5Reader& in, const std::vector<PatchResult>& patching,
-                     const std::vector<std::string>& positions, const std::string& prefix) {
-  const auto attributions = read_attributions(in);
-  if (attributions.empty()) return;
-  const auto& a = attributions.front();
+void add_one_attribution(html::Section& s, const H5Reader& in, const AttributionResult& a, const std::vector<PatchResult>& patching,
+                         const std::vector<std::string>& positions, const std::string& prefix) {
   const auto effect = a.estimate.effect();
-  auto& s = doc.section("Attribution patching");
+  const auto name = a.estimate.sweep.short_name();
   const std::string correlation = std::isfinite(a.correlation_with_patching) ? fmt::format("{:.3f}", a.correlation_with_patching) : "n/a";
-  s.paragraph(fmt::format("Attribution patching estimates every patch from one forward and one backward pass (a first-order "
-                          "Taylor expansion). Correlation with exact patching of the same components: {}.", correlation));
-  s.figure({.name = prefix + "attribution_" + a.estimate.sweep.short_name(),
-            .caption = fmt::format("Attribution-patching estimate of the normalised effect of each component ({}), clean into corrupted.",
-                                   a.estimate.sweep.describe()),
+  s.figure({.name = prefix + "attribution_" + name,
+            .caption = fmt::format("Attribution-patching estimate of the normalised effect of each component ({}), clean into corrupted; "
+                                   "correlation with exact patching {}.", a.estimate.sweep.describe(), correlation),
             .svg = effect_heatmap(in, positions, effect, without_pair(a.estimate.axes),
                                   fmt::format("Attribution patching: {} (clean into corrupted)", a.estimate.sweep.describe()))});
   const auto exact = std::find_if(patching.begin(), patching.end(), [&](const PatchResult& p) {
@@ -162,13 +157,13 @@ void add_attribution(html::Document& doc, const H5Reader& in, const std::vector<
   });
   if (exact == patching.end() || effect.dim() != 3) return;
   if (exact->metric.sizes() != a.estimate.metric.sizes())
-    fail<FormatError>("'{}': the exact sweep {} has shape {} but its attribution estimate {}", in.path(), exact->sweep.short_name(),
-                      exact->metric.sizes(), a.estimate.metric.sizes());
+    fail<FormatError>("'{}': the exact sweep {} has shape {} but its attribution estimate {}", in.path(), name, exact->metric.sizes(),
+                      a.estimate.metric.sizes());
   std::int64_t both_zero = 0;
   const auto labels = static_cast<std::int64_t>(positions.size()) == effect.size(2) ? positions : numbered(effect.size(2));
   auto points = exact_vs_estimate(exact->effect(), effect, labels, both_zero);
   if (points.x.empty()) return;
-  s.figure({.name = prefix + "attribution_vs_patching",
+  s.figure({.name = prefix + "attribution_vs_patching" + (name == "z_layer_head_position" ? "" : "_" + name),
             .caption = fmt::format("Each point is one (head, position): exact patching on x, attribution patching on y; the dashed "
                                    "line is y = x. {} components where both are exactly zero are not drawn.", both_zero),
             .svg = line_chart_svg({.title = fmt::format("Attribution against exact patching (correlation {})", correlation),
@@ -176,6 +171,16 @@ void add_attribution(html::Document& doc, const H5Reader& in, const std::vector<
                                    .y_label = "attribution patching estimate",
                                    .series = {std::move(points)},
                                    .identity_line = true})});
+}
+
+void add_attribution(html::Document& doc, const H5Reader& in, const std::vector<PatchResult>& patching,
+                     const std::vector<std::string>& positions, const std::string& prefix) {
+  const auto attributions = read_attributions(in);
+  if (attributions.empty()) return;
+  auto& s = doc.section("Attribution patching");
+  s.paragraph("Attribution patching estimates every patch from one forward and one backward pass (a first-order Taylor "
+              "expansion); each figure gives its correlation with exact patching of the same components.");
+  for (const auto& a : attributions) add_one_attribution(s, in, a, patching, positions, prefix);
 }
 
 void add_ablations(html::Document& doc, const H5Reader& in, const std::string& prefix) {
@@ -298,7 +303,36 @@ void add_direction_ablation(html::Document& doc, const H5Reader& in) {
       .table(std::move(t));
 }
 
+
+// The metric and whether it tells the clean prompts from the corrupted ones, which every
+// normalised effect divides by.
+void add_metric_paragraph(html::Section& s, const H5Reader& in) {
+  const auto m = read_metric_info(in);
+  if (m.name.empty()) return;
+  s.paragraph(fmt::format("Metric: {} ({}), read after block {}. Mean on clean prompts {:.4g}, on corrupted prompts {:.4g}.",
+                          m.name, m.description, m.layer, m.separation.clean, m.separation.corrupted));
+  if (!m.separation.separated) s.paragraph("Warning: " + m.separation.warning + ".");
+}
+
+// Patching, attribution, ablation and the circuit graph: the sections of any patching study.
+void add_study_sections(html::Document& doc, const H5Reader& in, const std::vector<AttentionExample>& examples, const std::string& prefix) {
+  const auto patching = read_patch_results(in);
+  const auto positions = position_labels(examples);
+  add_patching(doc, in, patching, positions, prefix);
+  add_attribution(doc, in, patching, positions, prefix);
+  add_ablations(doc, in, prefix);
+  add_graph(doc, in, prefix);
+}
+
 }  // namespace
+
+void add_patching_sections(html::Document& doc, const H5Reader& in, const std::string& prefix) {
+  const auto summary = read_json_attribute(in, "summary");
+  auto& s = doc.section(fmt::format("Patching study ({})", in.attribute("model").value_or("model")));
+  if (summary.is_object()) s.paragraph(fmt::format("{} prompt pairs from a file.", summary.value("pairs", 0)));
+  add_metric_paragraph(s, in);
+  add_study_sections(doc, in, {}, prefix);
+}
 
 void add_counting_circuit_sections(html::Document& doc, const H5Reader& in, const std::string& prefix) {
   const auto summary = read_json_attribute(in, "summary");
@@ -308,16 +342,12 @@ void add_counting_circuit_sections(html::Document& doc, const H5Reader& in, cons
                             "{:.4f}. Edge method: {}.",
                             summary.value("pairs", 0), summary.value("metric", std::string("?")), summary.value("clean_metric", 0.0),
                             summary.value("corrupted_metric", 0.0), summary.value("method", std::string("?"))));
-  const auto patching = read_patch_results(in);
+  add_metric_paragraph(s, in);
   const auto examples = read_attention_examples(in);
-  const auto positions = position_labels(examples);
-  add_patching(doc, in, patching, positions, prefix);
-  add_attribution(doc, in, patching, positions, prefix);
-  add_ablations(doc, in, prefix);
+  add_study_sections(doc, in, examples, prefix);
   add_direct_attribution(doc, in, prefix);
   add_attention(doc, examples, prefix);
   add_head_scores(doc, in, prefix);
-  add_graph(doc, in, prefix);
   add_direction_ablation(doc, in);
 }
 

@@ -8,6 +8,7 @@
 
 #include "../support/cli.hpp"
 #include "../support/paths.hpp"
+#include "patchbay/data/pairs_file.hpp"
 #include "patchbay/experiments/counting_circuit.hpp"
 #include "patchbay/experiments/discover_checkpoint.hpp"
 #include "patchbay/experiments/word_index.hpp"
@@ -89,8 +90,8 @@ TEST_CASE("the counting-circuit study runs end to end on stories260K and records
       CHECK(at::equal(q.clean, p.clean));
       CHECK(q.axes == p.axes);
     }
-    CHECK(at::equal(back.attribution.estimate.metric, r.attribution.estimate.metric));
-    CHECK(back.attribution.correlation_with_patching == r.attribution.correlation_with_patching);
+    CHECK(at::equal(back.attributions.front().estimate.metric, r.attributions.front().estimate.metric));
+    CHECK(back.attributions.front().correlation_with_patching == r.attributions.front().correlation_with_patching);
     CHECK(back.pairs.size() == r.pairs.size());
     CHECK(back.pairs.back().corrupted.tokens == r.pairs.back().corrupted.tokens);
     CHECK(std::pair{back.to, back.from} == std::pair{r.to, r.from});
@@ -119,6 +120,26 @@ TEST_CASE("the counting-circuit study runs end to end on stories260K and records
   REQUIRE(cli.exit_code == 0);
   auto j = nlohmann::json::parse(cli.out);
   CHECK(j["method"] == "path");
+  {
+    // The same study through `patch` with the probe metric on discover's own pairs: the same numbers.
+    const auto discovered = read_counting_circuit(H5Reader(dir / "cli.h5")).results;
+    std::ofstream pairs_file(dir / "pairs.jsonl");
+    for (const auto& p : discovered.pairs) pairs_file << pair_to_json_line(p) << "\n";
+    pairs_file.close();
+    auto same = test::run_cli("patch --model '" + test::models("stories260K") + "' --pairs '" + (dir / "pairs.jsonl") + "' --metric probe --probe '" +
+                              (dir / "probe.h5") + "' --probe-classes " + std::to_string(discovered.to) + "," + std::to_string(discovered.from) +
+                              " --out '" + (dir / "patched.h5") + "'");
+    INFO(same.err);
+    REQUIRE(same.exit_code == 0);
+    const auto patched = read_patching_study(H5Reader(dir / "patched.h5"));
+    REQUIRE(patched.patching.size() == discovered.patching.size());
+    for (const auto& p : discovered.patching) {
+      INFO(p.sweep.short_name() << " " << to_string(p.direction));
+      CHECK(at::equal(patched.patch(p.sweep, p.direction).metric, p.metric));
+    }
+    REQUIRE(patched.ablations.size() == discovered.ablations.size());
+    for (std::size_t i = 0; i < patched.ablations.size(); ++i) CHECK(at::equal(patched.ablations[i].metric, discovered.ablations[i].metric));
+  }
   CHECK_FALSE(std::filesystem::exists(dir / ".cli.h5.checkpoint"));  // removed once the result is complete
   std::filesystem::create_directory(dir / ".stale.h5.checkpoint");
   auto stale = test::run_cli("discover --model '" + test::models("stories260K") + "' --probe '" + (dir / "probe.h5") +

@@ -19,7 +19,11 @@ struct PairOptions {
   int n_pairs = 64;
   std::string prefix = kDefaultPrefix;
   bool bos = true;   // prepend the tokenizer's BOS (TransformerLens's default)
-  std::uint64_t seed = 0;
+  std::uint64_t seed = 0;        // which words and prompts are drawn
+  // The word-index run whose validation words the pairs use: its dataset seed decides the
+  // train/validation split of the word list, so pairs never hold the probe's training words,
+  // whatever `seed` is.
+  std::uint64_t split_seed = 0;
   std::string dictionary = kDefaultDictionary;
 };
 
@@ -33,8 +37,8 @@ struct PromptPair {
   std::int64_t correct = -1, incorrect = -1;
 };
 
-// Draws real words of the required token lengths (validation words, so a probe trained by the
-// word-index experiment never saw them). Throws InputError when the splits have different
+// Draws real words of the required token lengths from the validation words of the split
+// `split_seed` makes (a probe trained by the word-index run with that seed never saw them). Throws InputError when the splits have different
 // totals or a length has no words.
 std::vector<PromptPair> token_aligned_pairs(const Tokenizer& tokenizer, const PairOptions& options);
 

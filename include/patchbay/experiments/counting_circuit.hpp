@@ -1,10 +1,9 @@
 #pragma once
 // The counting-circuit study: which heads, MLPs and neurons compute the word-index feature the
-// probe reads? On token-aligned pairs (3|1 vs 1|2|1 by default) with the probe's logit
-// difference as the metric: exact activation patching in both directions, attribution patching
-// (and its correlation with exact patching), direct attribution, zero/mean/resample ablation,
-// attention-pattern head scores, ablating the probe directions on general text, edge scores
-// (EAP, EAP-IG or path patching), the circuit graph and its faithfulness curve.
+// probe reads? The patching study (experiments/patching_study.hpp) on token-aligned word-index
+// pairs (3|1 vs 1|2|1 by default) with the probe's logit difference as the metric, plus what
+// needs a probe: direct attribution, attention-pattern head scores, the attention of the top
+// heads, and ablating the probe directions on general text.
 #include <string>
 #include <vector>
 
@@ -18,14 +17,11 @@
 #include "patchbay/graph/faithfulness.hpp"
 #include "patchbay/patching/ablation.hpp"
 #include "patchbay/patching/attribution.hpp"
+#include "patchbay/experiments/patching_study.hpp"
 #include "patchbay/patching/patch_io.hpp"
 #include "patchbay/probe/probe_source.hpp"
 
 namespace patchbay {
-
-enum class EdgeMethod { Patch, Path, Eap, EapIg };
-EdgeMethod parse_edge_method(const std::string& name);
-const char* to_string(EdgeMethod m);
 
 struct CountingCircuitOptions {
   PairOptions pairs;             // splits, number, prefix, seed (prefix/bos default to the probe's run)
@@ -52,22 +48,15 @@ std::pair<std::vector<int>, std::vector<int>> default_splits(const std::vector<i
 // with default_splits for them. The one place a probe run's dataset settings are read.
 PairOptions pair_options_for(const ProbeSource& probe);
 
-struct CountingCircuitResults {
-  std::vector<PromptPair> pairs;
+// The study's results (pairs, patching, attribution of heads by position, ablations, edges,
+// graph, faithfulness) and the probe's analyses.
+struct CountingCircuitResults : PatchingStudyResults {
   std::int64_t to = 0, from = 0;  // metric = logit(to) - logit(from)
-  std::vector<PatchResult> patching;       // every sweep, both directions
-  // The result of one sweep in one direction; throws InputError when it was not run.
-  const PatchResult& patch(const PatchSweep& sweep, PatchDirection direction) const;
-  AttributionResult attribution;           // heads by (layer, head, position), clean into corrupted
   DirectAttribution direct_clean, direct_corrupted;
-  std::vector<AblationSweepResult> ablations;  // zero, mean, resample
   HeadScores head_scores;
   // Patterns of the heads with the largest exact-patching effect on the first pair's prompts.
   std::vector<AttentionExample> attention_examples;  // clean, corrupted
   DirectionAblationResult direction_ablation;
-  EdgeScores edges;
-  CircuitGraph graph;
-  std::vector<FaithfulnessPoint> faithfulness;
   nlohmann::json summary() const;
 };
 

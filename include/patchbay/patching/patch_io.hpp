@@ -6,6 +6,9 @@
 //   attribution/<sweep>/{metric,clean,corrupted,effect}, attribute correlation_with_patching
 //   ablation/<kind>/{metric,clean,corrupted,effect,components}
 //   edges/{scores,valid,senders,receivers}
+//   pairs/{clean,corrupted,target,correct,incorrect}
+//   root attributes metric, metric_description, metric_layer, metric_clean_sign, metric_clean,
+//   metric_corrupted, metric_difference, metric_standard_error, metric_separated, metric_warning
 // Readers return what is there (empty when a group is absent) and throw FormatError naming
 // the file and dataset when something present is inconsistent.
 #include <string>
@@ -34,6 +37,22 @@ std::vector<AttributionResult> read_attributions(const H5Reader& in);
 
 void write_ablations(H5Writer& out, const std::vector<AblationSweepResult>& ablations);
 std::vector<AblationSweepResult> read_ablations(const H5Reader& in);
+
+// What a result measured, and whether the metric tells its clean and corrupted prompts apart.
+struct MetricInfo {
+  std::string name, description;
+  int layer = 0;
+  int clean_sign = 1;
+  MetricSeparation separation;
+};
+MetricInfo metric_info(const Metric& metric, const at::Tensor& clean, const at::Tensor& corrupted);
+void write_metric_info(H5Writer& out, const MetricInfo& info);
+MetricInfo read_metric_info(const H5Reader& in);
+
+// The pairs' tokens, target and answers (when they have them). Read back: tokens, target and
+// answers only (no word structure).
+void write_pairs(H5Writer& out, const std::vector<PromptPair>& pairs);
+std::vector<PromptPair> read_pairs(const H5Reader& in);
 
 void write_edge_scores(H5Writer& out, const EdgeScores& edges);
 // Undefined tensors when the file has no edge scores.

@@ -1,0 +1,106 @@
+// `patchbay patch`: a user's pairs file and metric through the same patching study `discover`
+// runs, written in the documented layout; metrics that do not separate the pairs are flagged.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "../support/cli.hpp"
+#include "../support/paths.hpp"
+#include "patchbay/experiments/patching_study.hpp"
+#include "patchbay/io/h5_reader.hpp"
+
+using namespace patchbay;
+
+namespace {
+// stories260K pairs of 13 tokens: text (the model's tokenizer adds BOS) and ids; answers by id.
+const char* kPairs = R"({"clean": "Lily went to the park. Then Lily", "corrupted": "Lily went to the park. Then she", "correct_id": 263, "incorrect_id": 295}
+{"clean": "Lily went to the park. Then he", "corrupted": "Lily went to the park. Then she", "correct_id": 263, "incorrect_id": 295}
+{"clean_ids": [1,317,263,377,267,265,282,295,433,426,291,416,317], "corrupted_ids": [1,317,263,377,267,265,282,295,433,426,291,416,281], "correct_id": 263, "incorrect_id": 295}
+)";
+
+std::string write(const test::TempDir& dir, const std::string& name, const std::string& text) {
+  std::ofstream(dir / name) << text;
+  return dir / name;
+}
+
+test::CliResult patch(const std::string& args) { return test::run_cli("patch --model '" + test::models("stories260K") + "' " + args); }
+}  // namespace
+
+TEST_CASE("patch runs a user's pairs and metric and writes the documented layout", "[patch][e2e]") {
+  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
+  test::TempDir dir;
+  const auto pairs = write(dir, "pairs.jsonl", kPairs);
+  auto run = patch("--pairs '" + pairs + "' --metric logit-diff --sweeps z_layer_head,resid_pre_layer_position --graph path --json --out '" +
+                   (dir / "p.h5") + "'");
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  const auto summary = nlohmann::json::parse(run.out);
+  CHECK(summary["pairs"] == 3);
+  CHECK(summary["metric_name"] == "logit-diff");
+  CHECK(summary["method"] == "path");
+  H5Reader f(dir / "p.h5");
+  CHECK(f.attribute("kind") == std::optional<std::string>("patching"));
+  // The contract: patching/<sweep>/<direction>/{metric,clean,corrupted,effect}.
+  for (const char* dir_name : {"clean_into_corrupted", "corrupted_into_clean"})
+    for (const char* leaf : {"metric", "clean", "corrupted", "effect"}) {
+      CHECK(f.has(std::string("patching/z_layer_head/") + dir_name + "/" + leaf));
+      CHECK(f.has(std::string("patching/resid_pre_layer_position/") + dir_name + "/" + leaf));
+    }
+  CHECK(f.shape("patching/z_layer_head/clean_into_corrupted/clean") == std::vector<std::int64_t>{3});
+  CHECK(f.shape("patching/resid_pre_layer_position/clean_into_corrupted/metric") == std::vector<std::int64_t>{3, 5, 13});
+  CHECK(f.has("attribution/z_layer_head/effect"));
+  CHECK(f.has("ablation/mean/effect"));
+  CHECK(f.has("graph/edges/score"));
+  CHECK(f.attribute("metric") == std::optional<std::string>("logit-diff"));
+  CHECK(f.numeric_attribute("metric_layer") == std::optional<double>(4));
+  CHECK(std::filesystem::exists(dir / "p_report.html"));
+  // The logit difference of the clean run is logit[correct] - logit[incorrect] of the model's
+  // own logits at the target (from `run`, an independent path through the CLI).
+  const auto study = read_patching_study(f);
+  REQUIRE(study.pairs.size() == 3);
+  CHECK(study.pairs[2].clean.tokens.front() == 1);  // ids used as given
+  CHECK(study.pairs[0].clean.tokens == study.pairs[2].clean.tokens);  // text tokenized with BOS
+  CHECK(study.patch(PatchSweep::heads(), PatchDirection::CleanIntoCorrupted).clean.sizes() == at::IntArrayRef{3});
+  CHECK(study.metric.separation.clean == Approx(summary["clean_metric"].get<double>()));
+
+  // KL from the clean run is exactly 0 on it.
+  auto kl = patch("--pairs '" + pairs + "' --metric kl --sweeps z_layer_head --out '" + (dir / "kl.h5") + "'");
+  REQUIRE(kl.exit_code == 0);
+  const auto kl_study = read_patching_study(H5Reader(dir / "kl.h5"));
+  const auto& heads = kl_study.patch(PatchSweep::heads(), PatchDirection::CleanIntoCorrupted);
+  CHECK(at::equal(heads.clean, at::zeros_like(heads.clean)));
+  CHECK((heads.corrupted > 0).all().item<bool>());
+  CHECK(kl_study.metric.clean_sign == -1);
+}
+
+TEST_CASE("patch flags a metric that does not tell clean from corrupted, and refuses bad input", "[patch][errors]") {
+  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
+  test::TempDir dir;
+  // Identical clean and corrupted prompts: clean - corrupted is exactly 0.
+  const auto same = write(dir, "same.jsonl", R"({"clean": "Lily went to the park.", "corrupted": "Lily went to the park.", "correct_id": 263, "incorrect_id": 295}
+{"clean_ids": [1,358,263,377,267,265,282,295,433,426], "corrupted_ids": [1,358,263,377,267,265,282,295,433,426], "correct_id": 263, "incorrect_id": 295}
+)");
+  auto flat = patch("--pairs '" + same + "' --sweeps z_layer_head --json --out '" + (dir / "same.h5") + "'");
+  REQUIRE(flat.exit_code == 0);
+  CHECK_THAT(flat.err, Catch::Contains("warning: the logit-diff metric is not higher on clean prompts"));
+  CHECK(nlohmann::json::parse(flat.out)["metric_separated"] == false);
+  H5Reader f(dir / "same.h5");
+  CHECK(f.numeric_attribute("metric_separated") == std::optional<double>(0));
+  CHECK_THAT(f.attribute("metric_warning").value_or(""), Catch::Contains("mean nothing"));
+
+  const auto bad = write(dir, "bad.jsonl", std::string(kPairs) + "{\"clean_ids\": [1, 2], \"corrupted_ids\": [1]}\n");
+  auto refused = patch("--pairs '" + bad + "' --out '" + (dir / "x.h5") + "'");
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("bad.jsonl line 4: clean has 2 tokens and corrupted 1"));
+  const auto good = write(dir, "good.jsonl", kPairs);
+  auto no_probe = patch("--pairs '" + good + "' --metric probe --out '" + (dir / "x.h5") + "'");
+  CHECK(no_probe.exit_code == 1);
+  CHECK_THAT(no_probe.err, Catch::Contains("--metric probe needs --probe FILE and --probe-classes"));
+  auto bad_sweep = patch("--pairs '" + good + "' --sweeps z_layer_heads --out '" + (dir / "x.h5") + "'");
+  CHECK(bad_sweep.exit_code == 1);
+  CHECK_THAT(bad_sweep.err, Catch::Contains("unknown patching sweep 'z_layer_heads'"));
+  CHECK_FALSE(std::filesystem::exists(dir / "x.h5"));
+}
