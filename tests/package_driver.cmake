@@ -22,7 +22,8 @@ run("configuring the driver" ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/driver -
 run("building the driver" ${CMAKE_COMMAND} --build ${WORK_DIR}/driver)
 execute_process(COMMAND ${WORK_DIR}/driver/my_driver RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
                 WORKING_DIRECTORY ${WORK_DIR}/driver)
-if(NOT rc EQUAL 0 OR NOT out MATCHES "probe at layer 3: validation accuracy 0\\.[0-9]+" OR NOT out MATCHES "a[0-9]+\\.h[0-9]+: normalised effect")
+if(NOT rc EQUAL 0 OR NOT out MATCHES "probe at layer 3: validation accuracy 0\\.[0-9]+" OR NOT out MATCHES "a[0-9]+\\.h[0-9]+: normalised effect"
+   OR NOT out MATCHES "own metric: clean -?[0-9]+\\.[0-9]+, corrupted -?[0-9]+\\.[0-9]+")
   message(FATAL_ERROR "the driver failed (${rc}):\n${out}\n${err}")
 endif()
 message(STATUS "driver output:\n${out}")

@@ -1,7 +1,8 @@
 // A driver built outside patchbay's tree against the installed package (see CMakeLists.txt):
 // trains a word-index probe on the default model and patches every attention head's output
 // from clean 3|1 prompts into corrupted 1|2|1 ones (2|1 vs 1|1|1 when the model's words are
-// longer), printing the heads that carry the probe's word index.
+// longer), printing the heads that carry the probe's word index. Then it defines pairs and a
+// metric of its own and patches the heads again.
 //
 //   my_driver [MODEL_DIR]
 #include <fmt/format.h>
@@ -45,6 +46,19 @@ int main(int argc, char** argv) try {
     const auto flat = index[i].item<std::int64_t>();
     fmt::print("a{}.h{}: normalised effect {:+.3f}\n", flat / effect.size(1), flat % effect.size(1), values[i].item<double>());
   }
+
+  // 4. Pairs and a metric of your own: which heads carry the name into the logit of " the"?
+  const auto& tok = model.tokenizer();
+  PromptPair own;
+  own.clean.tokens = tok.encode("Lily went to the park. Then Lily", /*bos=*/true);
+  own.corrupted.tokens = tok.encode("Lily went to the park. Then she", /*bos=*/true);
+  own.target = static_cast<std::int32_t>(own.clean.tokens.size()) - 1;
+  const auto the = tok.encode_continuation(" the").front();
+  const CustomMetric logit_of_the(model.config().n_layers - 1, [&](const at::Tensor& resid, const at::Tensor&) {
+    return model.unembed(resid).select(1, the);  // resid [rows, d_model] at the target -> [rows]
+  }, "the-logit", "logit of ' the'");
+  const auto own_heads = patch_sweep(model, {own}, logit_of_the, PatchSweep::heads(), PatchDirection::CleanIntoCorrupted);
+  fmt::print("own metric: clean {:.3f}, corrupted {:.3f}\n", own_heads.clean.item<double>(), own_heads.corrupted.item<double>());
   return 0;
 } catch (const std::exception& e) {
   fmt::print(stderr, "error: {}\n", e.what());

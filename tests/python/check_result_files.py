@@ -1,5 +1,6 @@
 """Reads patchbay result files with h5py, an HDF5 reader independent of patchbay, using only
-the names docs/FORMAT.md documents. Usage: check_result_files.py WORD_INDEX.h5 COUNTING_CIRCUIT.h5
+the names docs/FORMAT.md documents. Usage: check_result_files.py WORD_INDEX.h5 COUNTING_CIRCUIT.h5,
+or check_result_files.py --patching PATCHING.h5 PAIRS.jsonl.
 Prints one line per failed check and exits 1 if any failed."""
 import json
 import sys
@@ -45,7 +46,8 @@ def check_root(f, kind):
     provenance = json.loads(f.attrs["provenance"])
     check(len(provenance["command_line"]) >= 1, f"{f.filename}: provenance has no command line")
     check(len(provenance["model_sha256"]) == 64, f"{f.filename}: model_sha256 {provenance['model_sha256']!r}")
-    check(isinstance(f.attrs["seed"], (np.integer, int)), f"{f.filename}: seed is not a number")
+    if kind != "patching":
+        check(isinstance(f.attrs["seed"], (np.integer, int)), f"{f.filename}: seed is not a number")
     return provenance
 
 
@@ -98,9 +100,32 @@ def check_counting_circuit(path, word_index_path):
         check("input" in names and "readout" in names, "graph nodes name input and readout")
 
 
+def check_patching(path, pairs_path):
+    with h5py.File(path, "r") as f:
+        provenance = check_root(f, "patching")
+        check_every_dataset(f)
+        import hashlib
+        with open(pairs_path, "rb") as pairs_file:
+            digest = hashlib.sha256(pairs_file.read()).hexdigest()
+        check({"path": pairs_path, "sha256": digest} in provenance["inputs"], f"inputs {provenance['inputs']} lack the pairs file")
+        n_pairs = f["pairs/clean"].shape[0]
+        for leaf in ["metric", "clean", "corrupted", "effect"]:
+            check(f"patching/z_layer_head/clean_into_corrupted/{leaf}" in f, f"no patching/z_layer_head/clean_into_corrupted/{leaf}")
+        check(f["patching/z_layer_head/clean_into_corrupted/clean"].shape == (n_pairs,), "patching clean is [pair]")
+        check(axes(f["pairs/correct"]) == ["pair"], "pairs/correct is [pair]")
+        check(isinstance(f.attrs["metric"], str) and len(f.attrs["metric"]) > 0, "metric names the metric")
+        for key in ["metric_clean", "metric_corrupted", "metric_difference", "metric_standard_error"]:
+            check(isinstance(f.attrs[key], (np.floating, float)), f"{key} is not a float")
+        for key in ["metric_layer", "metric_clean_sign", "metric_separated"]:
+            check(isinstance(f.attrs[key], (np.integer, int)), f"{key} is not an integer")
+
+
 if __name__ == "__main__":
-    check_word_index(sys.argv[1])
-    check_counting_circuit(sys.argv[2], sys.argv[1])
+    if sys.argv[1] == "--patching":
+        check_patching(sys.argv[2], sys.argv[3])
+    else:
+        check_word_index(sys.argv[1])
+        check_counting_circuit(sys.argv[2], sys.argv[1])
     for failure in failures:
         print(failure)
     print(f"h5py checks: {len(failures)} failed")

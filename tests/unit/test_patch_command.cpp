@@ -56,7 +56,13 @@ TEST_CASE("patch runs a user's pairs and metric and writes the documented layout
   CHECK(f.has("graph/edges/score"));
   CHECK(f.attribute("metric") == std::optional<std::string>("logit-diff"));
   CHECK(f.numeric_attribute("metric_layer") == std::optional<double>(4));
-  CHECK(std::filesystem::exists(dir / "p_report.html"));
+  const auto report = test::slurp(dir / "p_report.html");
+  CHECK_THAT(report, Catch::Contains("Activation patching") && Catch::Contains("Metric: logit-diff") && Catch::Contains("Circuit graph"));
+  // An independent reader (h5py) finds everything by the names docs/FORMAT.md gives.
+  auto h5py = test::run_command(std::string(PATCHBAY_PYTHON) + " " + PATCHBAY_SOURCE_DIR + "/tests/python/check_result_files.py --patching '" +
+                                (dir / "p.h5") + "' '" + pairs + "'");
+  INFO(h5py.out << h5py.err);
+  CHECK_THAT(h5py.out, Catch::Contains("h5py checks: 0 failed"));
   // The logit difference of the clean run is logit[correct] - logit[incorrect] of the model's
   // own logits at the target (from `run`, an independent path through the CLI).
   const auto study = read_patching_study(f);
