@@ -35,7 +35,7 @@ std::string result_path(const std::string& given, const std::string& default_dir
     std::filesystem::create_directories("results/" + default_dir);
     out = "results/" + default_dir + "/" + default_name;
   }
-  if (std::filesystem::exists(out) && !force) fail<InputError>("'{}' already exists; pass --force to overwrite it", out);
+  if (std::filesystem::exists(out) && !force) fail<ExistsError>("'{}' already exists", out);
   return out;
 }
 

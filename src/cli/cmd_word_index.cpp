@@ -83,6 +83,8 @@ void add_options(CLI::App* cmd, WordIndexArgs& o) {
 WordIndexExperimentOptions experiment_options(const WordIndexArgs& o, const Model& model) {
   WordIndexExperimentOptions x;
   x.data.dictionary = o.dictionary.empty() ? std::string(kDefaultDictionary) : o.dictionary;
+  if (!std::filesystem::exists(x.data.dictionary))
+    fail<InputError>("cannot read the word list '{}'; install Debian's wamerican or pass --dictionary FILE", x.data.dictionary);
   x.data.seed = o.seed;
   x.data.bos = !o.no_bos;
   for (const auto& v : split_list(o.variants)) apply_word_index_variant(x, v);

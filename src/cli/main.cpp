@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
     configure_threads(global.threads);
     runner();
     return 0;
+  } catch (const ExistsError& e) {
+    return report((std::string(e.what()) + "; pass --force to overwrite it").c_str());
   } catch (const c10::Error& e) {
     return report(global.verbose ? e.what() : e.what_without_backtrace());
   } catch (const H5::Exception& e) {

@@ -34,7 +34,7 @@ WordLists load_word_lists(const Tokenizer& tokenizer, const std::string& diction
   if (!(train_fraction > 0 && train_fraction < 1))
     fail<InputError>("train fraction must lie in (0, 1), got {}", train_fraction);
   std::ifstream in(dictionary);
-  if (!in) fail<InputError>("cannot read the word list '{}' (install Debian's wamerican, or pass --dictionary)", dictionary);
+  if (!in) fail<InputError>("cannot read the word list '{}' (Debian's wamerican installs the default one)", dictionary);
   std::set<std::string> unique;  // sorted: the order does not depend on the file's order
   std::string line;
   while (std::getline(in, line)) {

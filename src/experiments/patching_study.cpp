@@ -1,11 +1,10 @@
 #include "patchbay/experiments/patching_study.hpp"
 
-#include <cstdio>
-
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/warnings.hpp"
 #include "patchbay/experiments/discover_checkpoint.hpp"
 #include "patchbay/patching/path.hpp"
 
@@ -121,7 +120,7 @@ PatchingStudyResults run_patching_study(const Model& model, std::vector<PromptPa
                               : r.patching.front();
   r.metric = metric_info(metric, unpatched.clean, unpatched.corrupted);
   // Every normalised effect below divides by clean - corrupted: say so when it means nothing.
-  if (!r.metric.separation.separated) std::fprintf(stderr, "warning: %s\n", r.metric.separation.warning.c_str());
+  if (!r.metric.separation.separated) warn(r.metric.separation.warning);
   r.attributions = attribute_every_sweep(model, r, metric, o.attribution_sweeps);
   r.ablations = ablate_each_component(model, r.pairs, metric, o);
   if (!o.graph) return r;

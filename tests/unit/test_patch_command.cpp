@@ -10,7 +10,12 @@
 #include "../support/cli.hpp"
 #include "../support/paths.hpp"
 #include "patchbay/experiments/patching_study.hpp"
+#include "../support/random_pairs.hpp"
+#include "patchbay/core/error.hpp"
+#include "patchbay/core/warnings.hpp"
 #include "patchbay/io/h5_reader.hpp"
+#include "patchbay/io/h5_writer.hpp"
+#include "patchbay/patching/output_metrics.hpp"
 
 using namespace patchbay;
 
@@ -109,4 +114,30 @@ TEST_CASE("patch flags a metric that does not tell clean from corrupted, and ref
   CHECK(bad_sweep.exit_code == 1);
   CHECK_THAT(bad_sweep.err, Catch::Contains("unknown patching sweep 'z_layer_heads'"));
   CHECK_FALSE(std::filesystem::exists(dir / "x.h5"));
+  // The library says what is wrong; the command line says which flag fixes it.
+  auto again = patch("--pairs '" + same + "' --sweeps z_layer_head --out '" + (dir / "same.h5") + "'");
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.err, Catch::Contains("same.h5' already exists; pass --force to overwrite it"));
+  try {
+    H5Writer(dir / "same.h5", /*overwrite=*/false);
+    FAIL("an existing file was opened for writing");
+  } catch (const ExistsError& e) {
+    CHECK_THAT(e.what(), !Catch::Contains("--"));
+  }
+}
+
+TEST_CASE("a driver receives the library's warnings through its own handler", "[patch][metrics]") {
+  auto model = random_model(gpt2_like_config(2, 32, 4, 61, 16), 1);
+  auto pairs = test::with_answers(test::random_pairs(2, 5, 61, 3), 61, 4);
+  for (auto& p : pairs) p.corrupted = p.clean;  // nothing to tell apart
+  std::vector<std::string> warnings;
+  auto previous = set_warning_handler([&](const std::string& m) { warnings.push_back(m); });
+  PatchingStudyOptions o;
+  o.sweeps = o.attribution_sweeps = {PatchSweep::heads()};
+  const auto r = run_patching_study(model, pairs, LogitDiff(model, pairs), o, GraphInfo{});
+  set_warning_handler(previous);
+  REQUIRE(warnings.size() == 1);
+  CHECK_THAT(warnings[0], Catch::Contains("logit-diff metric is not higher on clean prompts"));
+  CHECK_FALSE(r.metric.separation.separated);
+  CHECK(r.summary()["metric_warning"] == warnings[0]);
 }

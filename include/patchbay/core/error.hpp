@@ -27,6 +27,13 @@ class InputError : public Error {
   using Error::Error;
 };
 
+// A result file exists and the caller did not ask to replace it. (The command line adds which
+// flag replaces it; the library says only what is wrong.)
+class ExistsError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 // Convenience: throw E with a fmt-formatted message.
 template <typename E = Error, typename... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {
