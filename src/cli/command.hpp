@@ -23,6 +23,7 @@ void add_cache_command(CLI::App& app, const GlobalOptions& global, Runner& selec
 void add_word_index_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 void add_discover_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 void add_patch_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
+void add_probe_text_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 void add_inspect_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 void add_report_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 

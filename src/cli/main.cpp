@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   cli::add_word_index_command(app, global, runner);
   cli::add_discover_command(app, global, runner);
   cli::add_patch_command(app, global, runner);
+  cli::add_probe_text_command(app, global, runner);
   cli::add_inspect_command(app, global, runner);
   cli::add_report_command(app, global, runner);
 

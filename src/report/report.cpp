@@ -48,7 +48,7 @@ void add_run_section(html::Document& doc, const H5Reader& in, const std::string&
     flatten(j, "", t.rows);
     s.table(std::move(t));
   }
-  if (kind != "word_index" && kind != "counting_circuit" && kind != "patching") {
+  if (kind != "word_index" && kind != "counting_circuit" && kind != "patching" && kind != "probe_text") {
     html::Table t{.header = {"dataset", "shape"}};
     for (const auto& d : in.datasets()) t.rows.push_back({d, nlohmann::json(in.shape(d)).dump()});
     s.table(std::move(t));
@@ -69,6 +69,7 @@ html::Document build_report(const std::vector<std::string>& files) {
     if (kind == "word_index") add_word_index_sections(doc, in, prefix);
     else if (kind == "counting_circuit") add_counting_circuit_sections(doc, in, prefix);
     else if (kind == "patching") add_patching_sections(doc, in, prefix);
+    else if (kind == "probe_text") add_probe_text_sections(doc, in, prefix);
     add_run_section(doc, in, kind);
   }
   return doc;

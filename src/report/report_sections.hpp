@@ -16,6 +16,7 @@ namespace patchbay::report_detail {
 void add_word_index_sections(html::Document& doc, const H5Reader& in, const std::string& prefix);
 void add_counting_circuit_sections(html::Document& doc, const H5Reader& in, const std::string& prefix);
 void add_patching_sections(html::Document& doc, const H5Reader& in, const std::string& prefix);
+void add_probe_text_sections(html::Document& doc, const H5Reader& in, const std::string& prefix);
 
 // A dataset as a tensor of the expected rank; FormatError naming the file and dataset otherwise.
 at::Tensor read_checked(const H5Reader& in, const std::string& name, std::int64_t rank);

@@ -21,8 +21,11 @@
 #include "../support/paths.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/experiments/counting_circuit.hpp"
+#include "patchbay/experiments/probe_text_results.hpp"
 #include "patchbay/experiments/word_index.hpp"
+#include "patchbay/io/h5_reader.hpp"
 #include "patchbay/model/load.hpp"
+#include "patchbay/probe/probe_text.hpp"
 #include "patchbay/report/charts.hpp"
 #include "patchbay/report/figures.hpp"
 #include "patchbay/report/html.hpp"
@@ -37,7 +40,9 @@ namespace {
 // a user would report on. Null when stories260K is absent.
 struct Results {
   test::TempDir dir;
-  std::string word_index, circuit;
+  std::string word_index, circuit, probe_text;
+  WordIndexSplit val;            // the word-index run's validation split
+  double val_accuracy = 0;       // of its layer-3 probe
 };
 std::unique_ptr<Results> make_results() {
   if (!test::have(test::models("stories260K"))) return nullptr;
@@ -49,8 +54,16 @@ std::unique_ptr<Results> make_results() {
   wi.layers = {2, 3};
   wi.extract.progress = 0;
   r->word_index = r->dir / "probe.h5";
-  write_word_index_results(r->word_index, false, model, wi, run_word_index_experiment(model, wi));
+  const auto run = run_word_index_experiment(model, wi);
+  write_word_index_results(r->word_index, false, model, wi, run);
+  r->val = run.dataset.val;
+  r->val_accuracy = run.layer(3).val.accuracy;
   auto probe = load_probe_for(model, r->word_index);
+  // The probe on a paragraph of a story.
+  auto text = probe_text(model, probe.probe, probe.layer, "Once upon a time, there was a little girl named Lily. She liked to play in the park.");
+  text.probe = r->word_index;
+  r->probe_text = r->dir / "text.h5";
+  write_probe_text_results(r->probe_text, false, model, text);
   CountingCircuitOptions o;
   o.pairs = pair_options_for(probe);
   o.pairs.n_pairs = 4;
@@ -171,6 +184,29 @@ TEST_CASE("the report of a word-index run and its circuit is well-formed and eve
   CHECK(std::filesystem::exists(dir / "probe_key_plot.svg"));
   CHECK(std::filesystem::exists(dir / "circuit_report.html"));
   CHECK(std::filesystem::exists(dir / "circuit_graph.svg"));
+  CHECK(std::filesystem::exists(dir / "text_report.html"));
+
+  // The library calls behind probe-text: features of any tokens, predictions, and the probe's
+  // accuracy under an intervention.
+  {
+    auto model = load_model(test::models("stories260K"));
+    const auto probe = load_probe_for(model, results->word_index);
+    CHECK(probe_accuracy(model, probe.probe, 3, results->val) == Approx(results->val_accuracy).margin(1e-12));
+    // With the read-out zeroed every point gets the class of the largest bias.
+    const Intervention erase{hook::resid_post(3), [](at::Tensor& act, HookId) { act = at::zeros_like(act); }};
+    const auto constant = probe.probe.predict(at::zeros({1, model.config().d_model})).item<std::int64_t>();
+    double share = 0;
+    for (const auto& point : results->val.points) share += point.label == constant;
+    CHECK(probe_accuracy(model, probe.probe, 3, results->val, {erase}) == Approx(share / results->val.points.size()).margin(1e-12));
+    const double without_head = probe_accuracy(model, probe.probe, 3, results->val, {zero_head(0, 0)});
+    CHECK((without_head >= 0 && without_head <= 1));
+    const auto text = read_probe_text(H5Reader(results->probe_text));
+    const auto tokens = at::tensor(text.tokens, at::kLong).unsqueeze(0);
+    const auto features = token_features(model, tokens, 3);  // [1, pos, d_model]
+    CHECK(at::equal(probe.probe.predict(features.squeeze(0)), text.predicted));
+    CHECK(at::allclose(text.probabilities.sum(1), at::ones({static_cast<std::int64_t>(text.tokens.size())}), 1e-5, 1e-5));
+    CHECK(text.tokens.front() == model.tokenizer().bos_id().value());
+  }
 
   // The files explain themselves to an independent reader (h5py), by the names in docs/FORMAT.md.
   auto h5py = test::run_command(std::string(PATCHBAY_PYTHON) + " " + PATCHBAY_SOURCE_DIR + "/tests/python/check_result_files.py '" +
@@ -181,7 +217,7 @@ TEST_CASE("the report of a word-index run and its circuit is well-formed and eve
 
   // Both files in one page, through the command line.
   std::filesystem::create_directory(dir / "figures");
-  auto cli = test::run_cli("report '" + results->word_index + "' '" + results->circuit + "' --out '" + (dir / "both.html") +
+  auto cli = test::run_cli("report '" + results->word_index + "' '" + results->circuit + "' '" + results->probe_text + "' --out '" + (dir / "both.html") +
                            "' --svg-dir '" + (dir / "figures") + "' --json");
   INFO(cli.err);
   REQUIRE(cli.exit_code == 0);
@@ -224,6 +260,10 @@ TEST_CASE("the report of a word-index run and its circuit is well-formed and eve
   CHECK(attention == 8);  // four heads on the clean and the corrupted prompt
   CHECK(by_name["fig-file2_graph"].marks >= 10 + 2);  // ten kept edges and their nodes
   CHECK(by_name["fig-file2_faithfulness"].finite_tooltips >= 5);
+  // The probe on free text ("file3_"): one coloured box per token, each with its probabilities.
+  const auto text = read_probe_text(H5Reader(results->probe_text));
+  CHECK(by_name["fig-file3_probe_text"].marks == text.tokens.size());
+  CHECK(by_name["fig-file3_probe_text"].finite_tooltips == text.tokens.size());
 
   // The standalone SVGs are the same figures, each a well-formed document on its own.
   for (const auto& path : written["figures"]) {
@@ -249,7 +289,7 @@ TEST_CASE("headless Chromium renders the report without script errors", "[report
   if (!results) PATCHBAY_SKIP("no stories260K");
   const auto& dir = results->dir;
   const auto page = dir / "both.html";
-  write_report(build_report({results->word_index, results->circuit}), page, "");
+  write_report(build_report({results->word_index, results->circuit, results->probe_text}), page, "");
   const auto url = "file://" + page;
 
   // The DOM after scripts ran: the page marks itself ready and records no errors.

@@ -166,4 +166,24 @@ TEST_CASE("GPT-2-format prompts start with BOS by default, as TransformerLens's,
   CHECK_FALSE((plain_tokens.select(1, 0) == 50256).any().item<bool>());
   // The same words after the same prefix, one position later.
   CHECK(at::equal(bos_tokens.narrow(1, 1, plain_tokens.size(1)), plain_tokens));
+
+  // The probe on a paragraph of free text (stdin), through the GPT-2 tokenizer with BOS.
+  const std::string paragraph = "Once upon a time, there was a little girl named Lily.\nShe liked to play in the park with her dog.";
+  auto text = test::run_cli("probe-text --model '" + model_dir + "' --probe '" + (dir / "bos.h5") + "' --json --out '" + (dir / "text.h5") + "'",
+                            paragraph);
+  INFO(text.err);
+  REQUIRE(text.exit_code == 0);
+  const auto j = nlohmann::json::parse(text.out);
+  const auto expected = load_tokenizer(model_dir)->encode(paragraph, true);
+  REQUIRE(j["tokens"].size() == expected.size());
+  CHECK(j["tokens"][0]["id"] == 50256);
+  CHECK(j["tokens"][5]["id"] == expected[5]);
+  for (const auto& t : j["tokens"]) {
+    double total = 0;
+    for (double p : t["probabilities"]) total += p;
+    CHECK(total == Approx(1.0).margin(1e-4));
+    CHECK(t["predicted"].get<int>() < static_cast<int>(t["probabilities"].size()));
+  }
+  CHECK(std::filesystem::exists(dir / "text_report.html"));
+  CHECK(H5Reader(dir / "text.h5").attribute("kind") == std::optional<std::string>("probe_text"));
 }
