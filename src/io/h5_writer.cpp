@@ -57,7 +57,7 @@ H5Writer::H5Writer(std::string path, bool overwrite) : path_(std::move(path)), o
   fs::path dir = final_path.parent_path().empty() ? fs::path(".") : final_path.parent_path();
   if (!fs::is_directory(dir)) fail<InputError>("cannot write '{}': directory '{}' does not exist", path_, dir.string());
   if (fs::exists(final_path) && !overwrite_)
-    fail<ExistsError>("'{}' already exists (not overwritten unless asked to)", path_);
+    fail<ExistsError>("'{}' already exists", path_);
   temp_path_ = (dir / fmt::format(".{}.tmp-{}", final_path.filename().string(), ::getpid())).string();
   temp_slot_ = register_temp_file(temp_path_);
   try {
@@ -212,7 +212,7 @@ void H5Writer::commit() {
   impl_.reset();
   std::error_code ec;
   if (!overwrite_ && fs::exists(path_))
-    fail<ExistsError>("'{}' appeared while writing (not overwritten unless asked to)", path_);
+    fail<ExistsError>("'{}' appeared while writing", path_);
   fs::rename(temp_path_, path_, ec);
   unregister_temp_file(temp_slot_);
   temp_slot_ = -1;
