@@ -12,6 +12,7 @@
 #include "patchbay/core/error.hpp"
 #include "patchbay/experiments/counting_circuit.hpp"
 #include "patchbay/experiments/provenance.hpp"
+#include "patchbay/experiments/result_file.hpp"
 #include "patchbay/io/atomic_file.hpp"
 #include "patchbay/io/h5_json.hpp"
 #include "patchbay/io/h5_reader.hpp"
@@ -55,11 +56,7 @@ std::vector<std::string> write_counting_circuit(const std::string& path, bool ov
                                                 const ProbeSource& probe, const CountingCircuitOptions& o,
                                                 const CountingCircuitResults& r) {
   H5Writer out(path, overwrite);
-  out.write_attribute("kind", kKind);
-  out.write_attribute("provenance", provenance(model, {probe.path}).dump());
-  out.write_attribute("config", counting_circuit_config(o, probe).dump());
-  out.write_attribute("summary", r.summary().dump());
-  out.write_attribute("model", model.config().name);
+  write_result_header(out, model, {kKind, provenance(model, {probe.path}), counting_circuit_config(o, probe), r.summary()});
   out.write_attribute("seed", o.pairs.seed);
   write_patching_study(out, r);
   write_labels(out, r);
@@ -68,10 +65,7 @@ std::vector<std::string> write_counting_circuit(const std::string& path, bool ov
   write_head_scores(out, r.head_scores);
   write_direction_ablation(out, r.direction_ablation);
   write_attention_examples(out, r.attention_examples);
-  out.commit();
-
-  auto written = write_report(build_report({path}), companion_path(path, "_report.html"), companion_path(path, "_"));
-  written.insert(written.begin(), path);
+  auto written = commit_with_report(out, path);
   for (auto& f : write_graph_files(path, r.graph)) written.push_back(std::move(f));
   return written;
 }

@@ -12,7 +12,7 @@
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
 #include "patchbay/patching/edge_layout.hpp"
-#include "patchbay/report/report.hpp"
+#include "patchbay/experiments/result_file.hpp"
 
 namespace patchbay {
 namespace {
@@ -100,16 +100,9 @@ PatchingStudyResults read_patching_study(const H5Reader& in) {
 std::vector<std::string> write_patching_results(const std::string& path, bool overwrite, const Model& model, const nlohmann::json& config,
                                                 const std::vector<std::string>& inputs, const PatchingStudyResults& r) {
   H5Writer out(path, overwrite);
-  out.write_attribute("kind", "patching");
-  out.write_attribute("provenance", provenance(model, inputs).dump());
-  out.write_attribute("config", config.dump());
-  out.write_attribute("summary", r.summary().dump());
-  out.write_attribute("model", model.config().name);
+  write_result_header(out, model, {"patching", provenance(model, inputs), config, r.summary()});
   write_patching_study(out, r);
-  out.commit();
-  auto written = write_report(build_report({path}), companion_path(path, "_report.html"), companion_path(path, "_"));
-  written.insert(written.begin(), path);
-  return written;
+  return commit_with_report(out, path);
 }
 
 }  // namespace patchbay

@@ -12,6 +12,7 @@
 
 #include "patchbay/core/error.hpp"
 #include "patchbay/experiments/provenance.hpp"
+#include "patchbay/experiments/result_file.hpp"
 #include "patchbay/experiments/word_index.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
@@ -80,11 +81,7 @@ std::vector<std::string> write_word_index_results(const std::string& path, bool 
                                                   const WordIndexExperimentOptions& options, const WordIndexResults& r) {
   H5Writer out(path, overwrite);
   const auto summary = r.summary(model);
-  out.write_attribute("kind", "word_index");
-  out.write_attribute("provenance", summary["provenance"].dump());
-  out.write_attribute("config", options_json(options).dump());
-  out.write_attribute("summary", summary.dump());
-  out.write_attribute("model", model.config().name);
+  write_result_header(out, model, {"word_index", summary["provenance"], options_json(options), summary});
   out.write_attribute("seed", r.dataset.options.seed);
   write_split(out, "dataset/train", r.dataset.train);
   write_split(out, "dataset/val", r.dataset.val);
@@ -101,10 +98,7 @@ std::vector<std::string> write_word_index_results(const std::string& path, bool 
   write_evaluation(out, "baselines/abs_position", r.abs_position_baseline);
   write_evaluation(out, "baselines/space_count", r.space_count_baseline);
 
-  out.commit();
-  auto written = write_report(build_report({path}), companion_path(path, "_report.html"), companion_path(path, "_"));
-  written.insert(written.begin(), path);
-  return written;
+  return commit_with_report(out, path);
 }
 
 }  // namespace patchbay
