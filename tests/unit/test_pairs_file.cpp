@@ -2,11 +2,14 @@
 // exactly one token; every malformed line refused with its line number and what was wrong.
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "../support/paths.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/data/pairs_file.hpp"
+#include "patchbay/data/word_list.hpp"
 #include "patchbay/model/load.hpp"
 
 using namespace patchbay;
@@ -100,4 +103,36 @@ TEST_CASE("an answer given as text must be exactly one token", "[pairs][errors]"
   CHECK(ok[0].clean.tokens.front() == llama->bos_id().value());
   CHECK_THROWS_WITH(parse(R"({"clean": "Then Lily", "corrupted": "Then she", "correct": " elephantine"})", o),
                     Catch::Contains("line 1: answer 'correct' = \" elephantine\" is") && Catch::Contains("tokens; an answer must be exactly one token"));
+}
+
+TEST_CASE("word-index pairs hold only the probe run's validation words, whatever their own seed", "[pairs]") {
+  if (!test::have(test::models("stories260K/tokenizer.bin"))) PATCHBAY_SKIP("no stories260K tokenizer");
+  const auto llama = load_tokenizer(test::models("stories260K"));
+  PairOptions o;
+  o.clean_split = {2, 1};
+  o.corrupted_split = {1, 1, 1};
+  o.n_pairs = 40;
+  o.split_seed = 0;  // the probe's run
+  const auto lists = load_word_lists(*llama, o.dictionary, 0);
+  std::set<std::vector<std::int64_t>> val, train;
+  for (int len : {1, 2}) {
+    for (const auto& w : lists.val.of_length(len)) val.insert(w.tokens);
+    for (const auto& w : lists.train.of_length(len)) train.insert(w.tokens);
+  }
+  std::size_t words = 0;
+  for (std::uint64_t seed : {0, 1, 7}) {
+    o.seed = seed;  // another seed draws other pairs, never other (training) words
+    for (const auto& pair : token_aligned_pairs(*llama, o))
+      for (const auto* prompt : {&pair.clean, &pair.corrupted}) {
+        std::map<int, std::vector<std::int64_t>> by_word;
+        for (std::size_t i = 0; i < prompt->tokens.size(); ++i)
+          if (prompt->unit[i] >= 0) by_word[prompt->unit[i]].push_back(prompt->tokens[i]);
+        for (const auto& [unit, tokens] : by_word) {
+          ++words;
+          CHECK(val.count(tokens) == 1);
+          CHECK(train.count(tokens) == 0);
+        }
+      }
+  }
+  CHECK(words == 3 * 40 * 5);
 }
