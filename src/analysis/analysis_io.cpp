@@ -11,12 +11,6 @@
 namespace patchbay {
 namespace {
 
-at::Tensor read_rank(const H5Reader& in, const std::string& name, std::int64_t rank) {
-  auto t = in.read_tensor(name);
-  if (t.dim() != rank) fail<FormatError>("'{}': {} has {} dimensions, expected {}", in.path(), name, t.dim(), rank);
-  return t;
-}
-
 void require_labels(const H5Reader& in, const std::string& name, std::int64_t size, std::size_t labels) {
   if (size != static_cast<std::int64_t>(labels))
     fail<FormatError>("'{}': {} has {} entries along its labelled axis but {} labels", in.path(), name, size, labels);
@@ -52,13 +46,13 @@ std::optional<DirectAttribution> read_direct_attribution(const H5Reader& in, con
   const std::string g = "direct/" + prompts;
   if (!in.has(g + "/contributions")) return std::nullopt;
   DirectAttribution d;
-  d.contributions = read_rank(in, g + "/contributions", 2);
+  d.contributions = in.read_tensor_of_rank(g + "/contributions", 2);
   d.components = in.read_strings(g + "/components");
   require_labels(in, g + "/contributions", d.contributions.size(1), d.components.size());
-  d.neurons = read_rank(in, g + "/neurons", 3);
-  if (in.has(g + "/mlp_bias")) d.mlp_bias = read_rank(in, g + "/mlp_bias", 1);
-  d.total = read_rank(in, g + "/total", 1);
-  d.offset = read_rank(in, g + "/offset", 0);
+  d.neurons = in.read_tensor_of_rank(g + "/neurons", 3);
+  if (in.has(g + "/mlp_bias")) d.mlp_bias = in.read_tensor_of_rank(g + "/mlp_bias", 1);
+  d.total = in.read_tensor_of_rank(g + "/total", 1);
+  d.offset = in.read_tensor_of_rank(g + "/offset", 0);
   return d;
 }
 
@@ -71,7 +65,7 @@ void write_head_scores(H5Writer& out, const HeadScores& s) {
 std::optional<HeadScores> read_head_scores(const H5Reader& in) {
   if (!in.has("heads/scores")) return std::nullopt;
   HeadScores s;
-  s.scores = read_rank(in, "heads/scores", 3);
+  s.scores = in.read_tensor_of_rank("heads/scores", 3);
   s.patterns = in.read_strings("heads/patterns");
   require_labels(in, "heads/scores", s.scores.size(2), s.patterns.size());
   return s;
@@ -92,7 +86,7 @@ std::vector<AttentionExample> read_attention_examples(const H5Reader& in) {
     const auto g = std::string("examples/") + prompt;
     if (!in.has(g + "/patterns")) continue;
     AttentionExample e{.prompt = prompt, .tokens = in.read_strings(g + "/tokens"), .heads = in.read_strings(g + "/heads"),
-                       .patterns = read_rank(in, g + "/patterns", 3)};
+                       .patterns = in.read_tensor_of_rank(g + "/patterns", 3)};
     require_labels(in, g + "/patterns", e.patterns.size(0), e.heads.size());
     require_labels(in, g + "/patterns", e.patterns.size(1), e.tokens.size());
     out.push_back(std::move(e));
@@ -115,7 +109,7 @@ void write_direction_ablation(H5Writer& out, const DirectionAblationResult& r) {
 std::optional<DirectionAblationResult> read_direction_ablation(const H5Reader& in) {
   if (!in.has("direction_ablation/loss")) return std::nullopt;
   DirectionAblationResult r;
-  for (const auto& s : kDirectionScalars) r.*s.field = read_rank(in, std::string("direction_ablation/") + s.name, 0).item<double>();
+  for (const auto& s : kDirectionScalars) r.*s.field = in.read_tensor_of_rank(std::string("direction_ablation/") + s.name, 0).item<double>();
   r.attention_change = in.read_doubles("direction_ablation/attention_change");
   r.attention_change_random = in.read_doubles("direction_ablation/attention_change_random");
   r.layer = static_cast<int>(in.numeric_attribute("layer", "direction_ablation").value_or(0));

@@ -1,5 +1,6 @@
 #include "patchbay/data/pairs_file.hpp"
 
+#include <algorithm>
 #include <fstream>
 
 #include <nlohmann/json.hpp>

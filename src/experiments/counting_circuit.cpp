@@ -67,13 +67,14 @@ std::vector<AttentionExample> top_head_examples(const Model& model, const Counti
           attention_example(model, r.pairs.front().corrupted.tokens, heads, "corrupted")};
 }
 
-GraphInfo graph_info(const Model& model, const ProbeSource& source, const CountingCircuitOptions& o, const CountingCircuitResults& r) {
+GraphInfo graph_info(const Model& model, const ProbeSource& source, const CountingCircuitOptions& o, const CountingCircuitResults& r,
+                     const std::vector<PromptPair>& pairs) {
   const auto& c = model.config();
   GraphInfo info;
   info.metric = fmt::format("probe logit difference (class {} - class {}) at blocks.{}.hook_resid_post, target position {}",
-                            r.to, r.from, source.layer, r.pairs.front().target);
+                            r.to, r.from, source.layer, pairs.front().target);
   info.model = c.name;
-  info.dataset = fmt::format("{} pairs, splits {} vs {}, seed {}", r.pairs.size(), fmt::join(o.pairs.clean_split, "|"),
+  info.dataset = fmt::format("{} pairs, splits {} vs {}, seed {}", pairs.size(), fmt::join(o.pairs.clean_split, "|"),
                              fmt::join(o.pairs.corrupted_split, "|"), o.pairs.seed);
   info.probe = fmt::format("{} (layer {})", source.path, source.layer);
   info.seed = o.pairs.seed;
@@ -113,9 +114,9 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
   const ProbeLogitDiff metric(source.probe, c, source.layer, r.to, r.from);
   std::optional<DiscoverCheckpoint> checkpoint;
   if (!o.checkpoint_dir.empty()) checkpoint.emplace(o.checkpoint_dir, source.path, counting_circuit_config(o, source));
-  r.pairs = pairs;  // graph_info reads them
+  auto info = graph_info(model, source, o, r, pairs);
   static_cast<PatchingStudyResults&>(r) =
-      run_patching_study(model, std::move(pairs), metric, study_options(o), graph_info(model, source, o, r), checkpoint ? &*checkpoint : nullptr);
+      run_patching_study(model, std::move(pairs), metric, study_options(o), std::move(info), checkpoint ? &*checkpoint : nullptr);
 
   r.direct_clean = direct_attribution(model, pair_tokens(r.pairs, 0), r.pairs.front().target, metric);
   r.direct_corrupted = direct_attribution(model, pair_tokens(r.pairs, 1), r.pairs.front().target, metric);

@@ -115,9 +115,8 @@ PatchingStudyResults run_patching_study(const Model& model, std::vector<PromptPa
   r.pairs = std::move(pairs);
   r.patching = patch_every_sweep(model, r.pairs, metric, o.sweeps, checkpoint);
   // The unpatched metrics of the heads sweep when there is one (discover's summary always read those).
-  const auto& unpatched = std::find_if(r.patching.begin(), r.patching.end(), [](const PatchResult& p) { return p.sweep == PatchSweep::heads(); }) != r.patching.end()
-                              ? r.patch(PatchSweep::heads(), PatchDirection::CleanIntoCorrupted)
-                              : r.patching.front();
+  const auto heads = std::find_if(r.patching.begin(), r.patching.end(), [](const PatchResult& p) { return p.sweep == PatchSweep::heads(); });
+  const auto& unpatched = heads != r.patching.end() ? *heads : r.patching.front();
   r.metric = metric_info(metric, unpatched.clean, unpatched.corrupted);
   // Every normalised effect below divides by clean - corrupted: say so when it means nothing.
   if (!r.metric.separation.separated) warn(r.metric.separation.warning);

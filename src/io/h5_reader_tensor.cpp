@@ -9,6 +9,14 @@
 
 namespace patchbay {
 
+at::Tensor H5Reader::read_tensor_of_rank(const std::string& name, std::int64_t rank, std::int64_t max_elements) const {
+  if (!has(name)) fail<FormatError>("'{}' has no dataset '{}'", path_, name);
+  const auto dims = shape(name);
+  if (static_cast<std::int64_t>(dims.size()) != rank)
+    fail<FormatError>("'{}': dataset '{}' has {} dimensions, expected {}", path_, name, dims.size(), rank);
+  return read_tensor(name, max_elements);
+}
+
 at::Tensor H5Reader::read_tensor(const std::string& name, std::int64_t max_elements) const {
   auto dims = shape(name);
   std::int64_t count = 1;

@@ -33,8 +33,14 @@ at::Tensor OutputMetric::answers(const at::Tensor& ids, const at::Tensor& pair, 
 LogitDiff::LogitDiff(const Model& model, const std::vector<PromptPair>& pairs) : OutputMetric(model, pairs, Answers::CorrectAndIncorrect) {}
 
 at::Tensor LogitDiff::evaluate(const at::Tensor& resid, const at::Tensor& pair) const {
-  const auto l = logits(resid);  // [rows, d_vocab]
-  return (l.gather(1, answers(correct_, pair, l)) - l.gather(1, answers(incorrect_, pair, l))).squeeze(1);
+  // Only two unembedding columns matter: norm(x) . (W_U[:, correct] - W_U[:, incorrect]) plus the
+  // bias difference, instead of all d_vocab logits of every patched row.
+  const auto& w = model_.weights();
+  const auto correct = answers(correct_, pair, resid).squeeze(1), incorrect = answers(incorrect_, pair, resid).squeeze(1);  // [rows]
+  const auto direction = w.W_U.index_select(1, correct) - w.W_U.index_select(1, incorrect);  // [d_model, rows]
+  auto diff = (model_.apply_norm(resid, -1, 0) * direction.t()).sum(1);                      // [rows]
+  if (w.b_U.defined()) diff = diff + w.b_U.index_select(0, correct) - w.b_U.index_select(0, incorrect);
+  return diff;
 }
 
 LogProb::LogProb(const Model& model, const std::vector<PromptPair>& pairs) : OutputMetric(model, pairs, Answers::Correct) {}

@@ -27,20 +27,14 @@ void write_metrics(H5Writer& out, const std::string& group, const PatchResult& r
   out.write_attribute("description", r.sweep.describe(), group);
 }
 
-at::Tensor read_rank(const H5Reader& in, const std::string& name, std::int64_t rank) {
-  auto t = in.read_tensor(name);
-  if (t.dim() != rank) fail<FormatError>("'{}': {} has {} dimensions, expected {}", in.path(), name, t.dim(), rank);
-  return t;
-}
-
 PatchResult read_metrics(const H5Reader& in, const std::string& group, const PatchSweep& sweep, PatchDirection direction) {
   PatchResult r;
   r.sweep = sweep;
   r.direction = direction;
   r.axes = in.axes(group + "/metric");
   r.metric = in.read_tensor(group + "/metric");
-  r.clean = read_rank(in, group + "/clean", 1);
-  r.corrupted = read_rank(in, group + "/corrupted", 1);
+  r.clean = in.read_tensor_of_rank(group + "/clean", 1);
+  r.corrupted = in.read_tensor_of_rank(group + "/corrupted", 1);
   if (r.axes.empty() || r.axes.front() != "pair" || r.metric.size(0) != r.clean.size(0) || r.clean.size(0) != r.corrupted.size(0))
     fail<FormatError>("'{}': {}/metric, clean and corrupted do not share a leading pair axis ({}, {}, {} pairs)", in.path(), group,
                       r.metric.dim() ? r.metric.size(0) : 0, r.clean.size(0), r.corrupted.size(0));
@@ -127,9 +121,9 @@ std::vector<AblationSweepResult> read_ablations(const H5Reader& in) {
     AblationSweepResult a;
     a.options.kind = kind;
     a.options.per_position = in.numeric_attribute("per_position", g).value_or(0) != 0;
-    a.metric = read_rank(in, g + "/metric", 2);
-    a.clean = read_rank(in, g + "/clean", 1);
-    a.corrupted = read_rank(in, g + "/corrupted", 1);
+    a.metric = in.read_tensor_of_rank(g + "/metric", 2);
+    a.clean = in.read_tensor_of_rank(g + "/clean", 1);
+    a.corrupted = in.read_tensor_of_rank(g + "/corrupted", 1);
     a.components = in.read_strings(g + "/components");
     if (a.metric.size(1) != static_cast<std::int64_t>(a.components.size()) || a.metric.size(0) != a.clean.size(0))
       fail<FormatError>("'{}': {}/metric is {} but there are {} components and {} pairs", in.path(), g, a.metric.sizes(),
@@ -228,8 +222,8 @@ void write_edge_scores(H5Writer& out, const EdgeScores& e) {
 EdgeScores read_edge_scores(const H5Reader& in) {
   EdgeScores e;
   if (!in.has("edges/scores")) return e;
-  e.scores = read_rank(in, "edges/scores", 2);
-  e.valid = read_rank(in, "edges/valid", 2).ne(0);
+  e.scores = in.read_tensor_of_rank("edges/scores", 2);
+  e.valid = in.read_tensor_of_rank("edges/valid", 2).ne(0);
   e.senders = in.read_strings("edges/senders");
   e.receivers = in.read_strings("edges/receivers");
   if (e.scores.sizes() != e.valid.sizes() || e.scores.size(0) != static_cast<std::int64_t>(e.senders.size()) ||

@@ -10,13 +10,6 @@
 namespace patchbay {
 namespace report_detail {
 
-at::Tensor read_checked(const H5Reader& in, const std::string& name, std::int64_t rank) {
-  if (!in.has(name)) fail<FormatError>("'{}' has no dataset '{}'", in.path(), name);
-  auto t = in.read_tensor(name, std::int64_t(1) << 28);
-  if (t.dim() != rank) fail<FormatError>("'{}': dataset '{}' has {} dimensions, expected {}", in.path(), name, t.dim(), rank);
-  return t;
-}
-
 std::vector<std::string> numbered(std::int64_t n) {
   std::vector<std::string> out;
   for (std::int64_t i = 0; i < n; ++i) out.push_back(std::to_string(i));

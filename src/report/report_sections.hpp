@@ -18,8 +18,8 @@ void add_counting_circuit_sections(html::Document& doc, const H5Reader& in, cons
 void add_patching_sections(html::Document& doc, const H5Reader& in, const std::string& prefix);
 void add_probe_text_sections(html::Document& doc, const H5Reader& in, const std::string& prefix);
 
-// A dataset as a tensor of the expected rank; FormatError naming the file and dataset otherwise.
-at::Tensor read_checked(const H5Reader& in, const std::string& name, std::int64_t rank);
+// The largest dataset the word-index sections read (a hostile file cannot make them allocate more).
+inline constexpr std::int64_t kMaxReportElements = std::int64_t(1) << 28;
 // "0", "1", ..., "n-1".
 std::vector<std::string> numbered(std::int64_t n);
 

@@ -31,10 +31,10 @@ std::vector<std::string> probed_layers(const H5Reader& in) {
 // An evaluation group (val/ of a layer or a baseline) as the key plot reads it.
 Evaluation read_evaluation(const H5Reader& in, const std::string& group, std::int64_t& n_classes) {
   Evaluation e;
-  e.accuracy = read_checked(in, group + "/accuracy", 0).item<double>();
+  e.accuracy = in.read_tensor_of_rank(group + "/accuracy", 0, kMaxReportElements).item<double>();
   e.positions = in.read_int64s(group + "/positions");
-  e.cells = read_checked(in, group + "/cells", 3).to(at::kLong);
-  auto per_word = read_checked(in, group + "/per_word", 1).to(at::kDouble);
+  e.cells = in.read_tensor_of_rank(group + "/cells", 3, kMaxReportElements).to(at::kLong);
+  auto per_word = in.read_tensor_of_rank(group + "/per_word", 1, kMaxReportElements).to(at::kDouble);
   e.per_label.assign(per_word.data_ptr<double>(), per_word.data_ptr<double>() + per_word.numel());
   if (n_classes == 0) n_classes = e.cells.size(0);
   if (e.cells.size(0) != n_classes || e.cells.size(2) != n_classes || e.cells.size(1) != static_cast<std::int64_t>(e.positions.size()) ||
@@ -59,7 +59,7 @@ void add_word_index_sections(html::Document& doc, const H5Reader& in, const std:
     evaluations.push_back(read_evaluation(in, "layers/" + l + "/val", K));
     sweep.layers.push_back(l);
     sweep.accuracy.push_back(evaluations.back().accuracy);
-    sweep.control.push_back(read_checked(in, "layers/" + l + "/control_accuracy", 0).item<double>());
+    sweep.control.push_back(in.read_tensor_of_rank("layers/" + l + "/control_accuracy", 0, kMaxReportElements).item<double>());
   }
   const auto abs_position = read_evaluation(in, "baselines/abs_position", K);
   const auto space_count = read_evaluation(in, "baselines/space_count", K);

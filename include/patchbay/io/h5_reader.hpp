@@ -29,6 +29,9 @@ class H5Reader {
   // float datasets load as float32, integer ones as int64. `max_elements` guards against a
   // hostile file declaring a huge dataset.
   at::Tensor read_tensor(const std::string& name, std::int64_t max_elements = std::int64_t(1) << 32) const;
+  // The same, refusing (FormatError naming the file and dataset) a dataset of another rank
+  // before reading it.
+  at::Tensor read_tensor_of_rank(const std::string& name, std::int64_t rank, std::int64_t max_elements = std::int64_t(1) << 32) const;
   std::vector<std::int64_t> shape(const std::string& name) const;
   // 1-D numeric datasets as plain vectors (no tensor library involved).
   std::vector<std::int64_t> read_int64s(const std::string& name, std::int64_t max_count = 1 << 26) const;
