@@ -1,6 +1,6 @@
 // patchbay-bench: the performance figures of bench/RESULTS.md. Needs no weights: a
 // GPT-2-Small-shaped model with random weights (12 layers, d_model 768, 12 heads, vocab 50257),
-// plus stories260K when ../shared/models has it. Prints a table; --json prints one object.
+// plus stories260K (the first on the model search path; the embedded copy at the latest). Prints a table; --json prints one object.
 //
 //   patchbay-bench [--json] [--device cpu|cuda] [--threads N] [--quick] [--only NAME]
 #include <sys/resource.h>

@@ -26,6 +26,7 @@ void add_patch_command(CLI::App& app, const GlobalOptions& global, Runner& selec
 void add_probe_text_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 void add_inspect_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 void add_report_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
+void add_models_command(CLI::App& app, const GlobalOptions& global, Runner& selected);
 
 // The model directory from --model, or the default model when empty.
 std::string resolve_model_dir(const std::string& flag);

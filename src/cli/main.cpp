@@ -18,7 +18,9 @@ namespace patchbay::cli {
 std::string resolve_model_dir(const std::string& flag) {
   if (!flag.empty()) return flag;
   try {
-    return default_model_dir();
+    auto model = find_default_model();
+    std::fprintf(stderr, "model: %s (%s)\n", model.dir.c_str(), model.reason.c_str());
+    return model.dir;
   } catch (const InputError& e) {  // the library says what is missing; the command line, which flag supplies it
     fail<InputError>("{}; or pass --model DIR", e.what());
   }
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
   cli::add_probe_text_command(app, global, runner);
   cli::add_inspect_command(app, global, runner);
   cli::add_report_command(app, global, runner);
+  cli::add_models_command(app, global, runner);
 
   try {
     app.parse(argc, argv);
