@@ -34,11 +34,9 @@ void check_tokenize_cli(const std::string& model_dir, const std::string& cases_p
 
 TEST_CASE("patchbay tokenize reproduces reference ids", "[cli][tokenizer]") {
   SECTION("llama2.c with --bos") {
-    if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
     check_tokenize_cli(test::models("stories260K"), test::reference("tok512_cases.json"), true, 200);
   }
   SECTION("GPT-2 from a directory with tokenizer files only") {
-    if (!test::have(test::models("gpt2/vocab.json"))) PATCHBAY_SKIP("no GPT-2 tokenizer");
     check_tokenize_cli(test::models("gpt2"), test::reference("gpt2_tokenizer_cases.json"), false, 200);
   }
   SECTION("a line that is not a JSON string is a runtime error naming the line") {
@@ -50,7 +48,6 @@ TEST_CASE("patchbay tokenize reproduces reference ids", "[cli][tokenizer]") {
 
 TEST_CASE("patchbay cache writes every hook with TransformerLens shapes matching the reference", "[cli][cache]") {
   const auto ref = test::reference("tiny-gpt2");
-  if (!test::have(ref)) PATCHBAY_SKIP("no tiny-gpt2 reference");
   auto inputs = nlohmann::json::parse(read_text_file(ref + "/inputs.json"));
   std::string ids;
   for (auto id : inputs["sequences"][0]) ids += std::to_string(id.get<int>()) + " ";
@@ -137,7 +134,6 @@ TEST_CASE("command-line errors exit 2 with usage, runtime failures exit 1 with o
 }
 
 TEST_CASE("patchbay run prints the top next tokens of the default model", "[cli][smoke]") {
-  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
   auto r = run_cli("run --model '" + test::models("stories260K") + "' --top 3");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);

@@ -50,7 +50,6 @@ bool running(pid_t pid) { return ::kill(pid, 0) == 0; }
 }  // namespace
 
 TEST_CASE("a sweep killed with SIGKILL leaves no result and resumes to the uninterrupted result", "[robustness][interrupt]") {
-  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
   test::TempDir dir;
   const auto model = " word-index --model '" + test::models("stories260K") + "'";
   auto full = test::run_cli(model + kArgs + " --out '" + (dir / "full.h5") + "'");
@@ -84,7 +83,6 @@ TEST_CASE("a sweep killed with SIGKILL leaves no result and resumes to the unint
 }
 
 TEST_CASE("SIGTERM removes temporary files and leaves no result", "[robustness][interrupt]") {
-  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
   test::TempDir dir;
   const pid_t pid = start(" word-index --model '" + test::models("stories260K") + "'" + kArgs + " --out '" + (dir / "run.h5") + "'", dir);
   // Interrupt while a temporary file is open (the features, or a layer's checkpoint).

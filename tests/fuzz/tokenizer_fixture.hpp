@@ -1,6 +1,6 @@
 #pragma once
-// The real tokenizers, loaded once per fuzzing process from ../shared/models (or
-// $PATCHBAY_FUZZ_MODELS), constructed directly so the fuzz build needs no tensor library.
+// The real tokenizers, loaded once per fuzzing process from the embedded models
+// (third_party/models, or $PATCHBAY_FUZZ_MODELS), constructed directly so the fuzz build needs no tensor library.
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -11,7 +11,7 @@
 namespace patchbay::fuzz {
 inline std::string model_dir(const char* model) {
   const char* root = std::getenv("PATCHBAY_FUZZ_MODELS");
-  return std::string(root ? root : PATCHBAY_SHARED_DIR "/models") + "/" + model;
+  return std::string(root ? root : PATCHBAY_EMBEDDED_MODELS) + "/" + model;
 }
 inline std::shared_ptr<const Tokenizer> gpt2() {
   const auto dir = model_dir("gpt2");

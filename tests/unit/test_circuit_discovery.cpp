@@ -271,8 +271,7 @@ TEST_CASE("the EAP-IG JSON has EAP-IG's current schema over the model's depth an
 
 TEST_CASE("attention-pattern scores recover a head planted to attend to each word's first token", "[circuit][heads]") {
   // A real tokenizer gives the prompts; the pattern hook plants head a0.h1's attention.
-  auto dir = std::string(PATCHBAY_SHARED_DIR) + "/models/stories260K";
-  if (!std::filesystem::exists(dir)) PATCHBAY_SKIP("no " << dir);
+  auto dir = test::models("stories260K");
   auto model = load_model(dir);
   WordIndexOptions o;
   o.unit_lengths = {2, 3, 4};
@@ -309,8 +308,7 @@ TEST_CASE("attention-pattern scores recover a head planted to attend to each wor
 }
 
 TEST_CASE("ablating probe directions on general text reports loss, KL and attention changes", "[circuit][direction_ablation]") {
-  auto dir = std::string(PATCHBAY_SHARED_DIR) + "/models/stories260K";
-  if (!std::filesystem::exists(dir)) PATCHBAY_SKIP("no " << dir);
+  auto dir = test::models("stories260K");
   auto model = load_model(dir);
   auto tokens = text_chunks(model.tokenizer(), general_text(), 64, /*bos=*/true);
   CHECK(tokens.size(0) >= 5);

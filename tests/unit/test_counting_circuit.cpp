@@ -19,7 +19,6 @@
 using namespace patchbay;
 
 TEST_CASE("the counting-circuit study runs end to end on stories260K and records everything", "[circuit][e2e]") {
-  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
   auto model = load_model(test::models("stories260K"));
   test::TempDir dir;
   auto wi = default_word_index_options(model);

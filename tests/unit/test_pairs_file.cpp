@@ -23,7 +23,6 @@ PairsFileOptions ids_only() { return {.vocab_size = 100, .max_tokens = 16}; }
 }  // namespace
 
 TEST_CASE("pairs from text go through the model's tokenizer with BOS; ids are used exactly as given", "[pairs]") {
-  if (!test::have(test::models("gpt2/vocab.json"))) PATCHBAY_SKIP("no GPT-2 tokenizer");
   const auto gpt2 = load_tokenizer(test::models("gpt2"));
   const PairsFileOptions o{.tokenizer = gpt2.get(), .vocab_size = gpt2->vocab_size(), .max_tokens = 1024};
   const auto pairs = parse(R"({"clean": "When Mary and John went to the store, John gave a drink to", "corrupted": "When Mary and John went to the store, Mary gave a drink to", "correct": " Mary", "incorrect": " John"}
@@ -95,7 +94,6 @@ TEST_CASE("every malformed pairs line is refused with its line number", "[pairs]
 }
 
 TEST_CASE("an answer given as text must be exactly one token", "[pairs][errors]") {
-  if (!test::have(test::models("stories260K/tokenizer.bin"))) PATCHBAY_SKIP("no stories260K tokenizer");
   const auto llama = load_tokenizer(test::models("stories260K"));
   const PairsFileOptions o{.tokenizer = llama.get(), .vocab_size = llama->vocab_size(), .max_tokens = 512};
   const auto ok = parse(R"({"clean": "Lily went to the park. Then Lily", "corrupted": "Lily went to the park. Then she", "correct": " saw"})", o);
@@ -106,7 +104,6 @@ TEST_CASE("an answer given as text must be exactly one token", "[pairs][errors]"
 }
 
 TEST_CASE("word-index pairs hold only the probe run's validation words, whatever their own seed", "[pairs]") {
-  if (!test::have(test::models("stories260K/tokenizer.bin"))) PATCHBAY_SKIP("no stories260K tokenizer");
   const auto llama = load_tokenizer(test::models("stories260K"));
   PairOptions o;
   o.clean_split = {2, 1};

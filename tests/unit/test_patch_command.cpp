@@ -35,7 +35,6 @@ test::CliResult patch(const std::string& args) { return test::run_cli("patch --m
 }  // namespace
 
 TEST_CASE("patch runs a user's pairs and metric and writes the documented layout", "[patch][e2e]") {
-  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
   test::TempDir dir;
   const auto pairs = write(dir, "pairs.jsonl", kPairs);
   auto run = patch("--pairs '" + pairs + "' --metric logit-diff --sweeps z_layer_head,resid_pre_layer_position --graph path --json --out '" +
@@ -88,7 +87,6 @@ TEST_CASE("patch runs a user's pairs and metric and writes the documented layout
 }
 
 TEST_CASE("patch flags a metric that does not tell clean from corrupted, and refuses bad input", "[patch][errors]") {
-  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
   test::TempDir dir;
   // Identical clean and corrupted prompts: clean - corrupted is exactly 0.
   const auto same = write(dir, "same.jsonl", R"({"clean": "Lily went to the park.", "corrupted": "Lily went to the park.", "correct_id": 263, "incorrect_id": 295}

@@ -37,7 +37,7 @@ using namespace patchbay;
 namespace {
 
 // A small word-index run on stories260K and the counting circuit on its probe: the result files
-// a user would report on. Null when stories260K is absent.
+// a user would report on.
 struct Results {
   test::TempDir dir;
   std::string word_index, circuit, probe_text;
@@ -45,7 +45,6 @@ struct Results {
   double val_accuracy = 0;       // of its layer-3 probe
 };
 std::unique_ptr<Results> make_results() {
-  if (!test::have(test::models("stories260K"))) return nullptr;
   auto r = std::make_unique<Results>();
   auto model = load_model(test::models("stories260K"));
   auto wi = default_word_index_options(model);
@@ -176,7 +175,6 @@ std::string chromium(const test::TempDir& profile, const std::string& args) {
 
 TEST_CASE("the report of a word-index run and its circuit is well-formed and every figure has data", "[report]") {
   auto results = make_results();
-  if (!results) PATCHBAY_SKIP("no stories260K");
   const auto& dir = results->dir;
 
   // The experiment writers render the report beside their files.
@@ -286,7 +284,6 @@ TEST_CASE("the report of a word-index run and its circuit is well-formed and eve
 TEST_CASE("headless Chromium renders the report without script errors", "[report][browser]") {
   if (!have_chromium()) PATCHBAY_SKIP_OPTIONAL_TOOL("Chromium is not installed (apt install chromium; the test command installs it)");
   auto results = make_results();
-  if (!results) PATCHBAY_SKIP("no stories260K");
   const auto& dir = results->dir;
   const auto page = dir / "both.html";
   write_report(build_report({results->word_index, results->circuit, results->probe_text}), page, "");

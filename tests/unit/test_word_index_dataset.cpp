@@ -12,7 +12,11 @@
 using namespace patchbay;
 
 namespace {
-std::shared_ptr<const Tokenizer> stories_tokenizer() { return load_tokenizer(test::models("stories260K")); }
+std::shared_ptr<const Tokenizer> stories_tokenizer() {
+  auto tokenizer = load_tokenizer(test::models("stories260K"));
+  REQUIRE(tokenizer != nullptr);
+  return tokenizer;
+}
 
 // Token sequences of every unit in a split.
 std::set<std::vector<std::int64_t>> unit_sequences(const WordIndexSplit& split) {
@@ -32,7 +36,6 @@ std::set<std::vector<std::int64_t>> unit_sequences(const WordIndexSplit& split) 
 
 TEST_CASE("word-index prompts carry consistent labels on every token", "[data][word_index]") {
   auto tok = stories_tokenizer();
-  if (!tok) PATCHBAY_SKIP("no stories260K tokenizer");
   WordIndexOptions o;
   o.unit_lengths = {2, 3, 4};
   o.bos = true;
@@ -72,7 +75,6 @@ TEST_CASE("word-index prompts carry consistent labels on every token", "[data][w
 
 TEST_CASE("the same seed gives identical datasets; validation never reuses a training word", "[data][word_index]") {
   auto tok = stories_tokenizer();
-  if (!tok) PATCHBAY_SKIP("no stories260K tokenizer");
   WordIndexOptions o;
   o.unit_lengths = {2, 3, 4};
   o.train_points = 1400;
@@ -94,7 +96,6 @@ TEST_CASE("the same seed gives identical datasets; validation never reuses a tra
 
 TEST_CASE("balanced positions give every word index the same count at each position", "[data][word_index]") {
   auto tok = stories_tokenizer();
-  if (!tok) PATCHBAY_SKIP("no stories260K tokenizer");
   WordIndexOptions o;
   o.unit_lengths = {2, 3, 4};
   o.train_points = 2000;
@@ -117,7 +118,6 @@ TEST_CASE("balanced positions give every word index the same count at each posit
 
 TEST_CASE("variants: random tokens, counting schemes, and clear errors", "[data][word_index]") {
   auto tok = stories_tokenizer();
-  if (!tok) PATCHBAY_SKIP("no stories260K tokenizer");
   WordIndexOptions o;
   o.unit_lengths = {2, 3};
   o.train_points = 70;

@@ -28,7 +28,6 @@ WordIndexExperimentOptions small_options(const Model& model) {
 }  // namespace
 
 TEST_CASE("features extracted in padded batches equal single-prompt forward passes", "[experiment][word_index]") {
-  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
   auto model = load_model(test::models("stories260K"));
   auto o = small_options(model);
   o.data.val_prompts = 9;
@@ -47,7 +46,6 @@ TEST_CASE("features extracted in padded batches equal single-prompt forward pass
 }
 
 TEST_CASE("the word-index experiment reports every layer and the baselines, reproducibly", "[experiment][word_index]") {
-  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
   auto model = load_model(test::models("stories260K"));
   auto o = small_options(model);
   auto r = run_word_index_experiment(model, o);
@@ -102,7 +100,6 @@ TEST_CASE("the word-index experiment reports every layer and the baselines, repr
 }
 
 TEST_CASE("an activation cache is reused when it matches and refused when it does not", "[experiment][word_index]") {
-  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
   auto model = load_model(test::models("stories260K"));
   auto o = small_options(model);
   o.layers = {-1, 3};
@@ -123,7 +120,6 @@ TEST_CASE("an activation cache is reused when it matches and refused when it doe
 }
 
 TEST_CASE("patchbay word-index --json prints the documented summary", "[cli][word_index]") {
-  if (!test::have(test::models("stories260K"))) PATCHBAY_SKIP("no stories260K");
   test::TempDir dir;
   auto r = test::run_cli("word-index --model '" + test::models("stories260K") +
                          "' --layers embed,1,3 --train-points 700 --val-prompts 50 --seed 3 --json --out '" + (dir / "wi.h5") + "'");
@@ -145,7 +141,6 @@ TEST_CASE("patchbay word-index --json prints the documented summary", "[cli][wor
 
 TEST_CASE("GPT-2-format prompts start with BOS by default, as TransformerLens's, and --no-bos drops it", "[cli][word_index][gpt2]") {
   const auto tokenizer_dir = test::models("gpt2");
-  if (!test::have(tokenizer_dir + "/vocab.json")) PATCHBAY_SKIP("no GPT-2 tokenizer");
   test::TempDir dir;
   const auto model_dir = dir / "gpt2-shape";
   export_gpt2_checkpoint(random_model(gpt2_like_config(1, 32, 2, 50257, 64), 4), model_dir);
