@@ -15,6 +15,8 @@ packages=(
   python3 python3-h5py
   # data: the word list for the word-index experiment
   wamerican
+  # scripts/download_models.sh (GPT-2 Small's weights, where there is a network)
+  curl ca-certificates
 )
 # The test command sets this: the report's browser test needs Chromium; GraphViz renders the
 # circuit graph with `dot` besides the built-in layout.
