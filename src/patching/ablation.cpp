@@ -1,5 +1,7 @@
 #include "patchbay/patching/ablation.hpp"
 
+#include "ablation_sources.hpp"
+
 #include <algorithm>
 #include <map>
 
@@ -7,7 +9,6 @@
 
 #include "patchbay/patching/edge_layout.hpp"
 #include "patchbay/core/error.hpp"
-#include "patchbay/core/rng.hpp"
 
 namespace patchbay {
 namespace {
@@ -22,54 +23,19 @@ Component parse_component(const std::string& name, const ModelConfig& c, int rea
                    "head 0..{} and neuron 0..{}", name, readout_layer, c.n_heads - 1, c.d_mlp - 1);
 }
 
-// Source activations for ablated heads (hook_z), MLPs (hook_mlp_out) and neurons (hook_post),
-// shaped like the clean run's.
-struct Sources {
-  std::map<HookId, at::Tensor> values;
-};
-
-Sources ablation_sources(const Model& model, const at::Tensor& clean, const at::Tensor& corrupted, int L,
-                         const AblationOptions& o, bool with_neurons = false) {
+// The hooks an ablation replaces: head outputs (hook_z), MLP outputs and, for neurons, hook_post.
+std::vector<HookId> ablated_hooks(int L, bool with_neurons) {
   std::vector<HookId> ids;
   for (int l = 0; l <= L; ++l) {
     ids.push_back(hook::z(l));
     ids.push_back(hook::mlp_out(l));
     if (with_neurons) ids.push_back({Site::MlpPost, l});
   }
-  Sources s;
-  if (o.kind == AblationKind::Zero) return s;  // filled lazily with zeros
-  auto run = [&](const at::Tensor& tokens) {
-    return model.run_with_cache(tokens, filters::only(ids), ForwardOptions().stop_after(L)).second;
-  };
-  auto corrupted_cache = run(corrupted);
-  if (o.kind == AblationKind::Corrupted) {
-    for (auto id : ids) s.values[id] = corrupted_cache.at(id);
-    return s;
-  }
-  auto clean_cache = run(clean);
-  const auto N = clean.size(0);
-  for (auto id : ids) {
-    auto pool = at::cat({clean_cache.at(id), corrupted_cache.at(id)}, 0);  // the reference distribution
-    if (o.kind == AblationKind::Mean) {
-      auto mean = o.per_position ? pool.mean(0, true) : pool.mean(at::IntArrayRef{0, 1}, true);
-      s.values[id] = mean.expand_as(clean_cache.at(id));
-    } else {  // Resample: each pair takes another prompt from the pool
-      Rng rng(o.seed);
-      std::vector<std::int64_t> pick;
-      for (std::int64_t i = 0; i < N; ++i) {
-        std::int64_t j;
-        do j = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(2 * N)));
-        while (N > 1 && (j == i || j == i + N));  // never the pair's own prompts
-        pick.push_back(j);
-      }
-      s.values[id] = pool.index_select(0, at::tensor(pick, at::kLong).to(pool.device()));
-    }
-  }
-  return s;
+  return ids;
 }
 
 at::Tensor run_ablated(const Model& model, const at::Tensor& clean, std::int64_t target, const Metric& metric,
-                       const std::vector<Component>& components, const Sources& sources) {
+                       const std::vector<Component>& components, const detail::AblationSources& sources) {
   const int L = metric.layer();
   // Per layer: which heads and neurons to replace, and whether the MLP is replaced.
   std::map<int, std::vector<std::int64_t>> heads, neurons;
@@ -85,19 +51,14 @@ at::Tensor run_ablated(const Model& model, const at::Tensor& clean, std::int64_t
     auto mask = at::zeros({size}, at::kBool);
     for (auto i : which) mask[i] = true;
     handles.push_back(model.add_hook(id, [&, mask, id, view](at::Tensor& act, HookId) {
-      auto it = sources.values.find(id);
-      auto source = it == sources.values.end() ? at::zeros_like(act) : it->second;
-      act = at::where(mask.to(act.device()).view(view), source, act);
+      act = at::where(mask.to(act.device()).view(view), sources.of(id, act), act);
     }));
   };
   for (auto& [layer, hs] : heads) replace_some(hook::z(layer), hs, model.config().n_heads, {1, 1, -1, 1});
   for (auto& [layer, ns] : neurons) replace_some({Site::MlpPost, layer}, ns, model.config().d_mlp, {1, 1, -1});
   for (auto& [layer, on] : mlps) {
     const HookId id = hook::mlp_out(layer);
-    handles.push_back(model.add_hook(id, [&, id](at::Tensor& out, HookId) {
-      auto it = sources.values.find(id);
-      out = it == sources.values.end() ? at::zeros_like(out) : it->second;
-    }));
+    handles.push_back(model.add_hook(id, [&, id](at::Tensor& out, HookId) { out = sources.of(id, out); }));
   }
   auto out = model.forward(clean, ForwardOptions().stop_after(L));
   return metric(out.select(1, target));
@@ -123,7 +84,7 @@ at::Tensor ablated_metric(const Model& model, const std::vector<PromptPair>& pai
   std::vector<Component> parsed;
   for (const auto& name : components) parsed.push_back(parse_component(name, model.config(), metric.layer()));
   const bool neurons = std::any_of(parsed.begin(), parsed.end(), [](const Component& c) { return c.kind == ComponentKind::Neuron; });
-  auto sources = ablation_sources(model, clean, corrupted, metric.layer(), o, neurons);
+  auto sources = detail::ablation_sources(model, clean, corrupted, metric.layer(), o, ablated_hooks(metric.layer(), neurons));
   return run_ablated(model, clean, pairs.front().target, metric, parsed, sources);
 }
 
@@ -138,7 +99,7 @@ AblationSweepResult ablation_sweep(const Model& model, const std::vector<PromptP
   const int L = metric.layer();
   const auto clean = pair_tokens(pairs, 0), corrupted = pair_tokens(pairs, 1);
   const auto T = pairs.front().target;
-  auto sources = ablation_sources(model, clean, corrupted, L, o);
+  auto sources = detail::ablation_sources(model, clean, corrupted, L, o, ablated_hooks(L, false));
   AblationSweepResult r;
   r.options = o;
   r.clean = run_ablated(model, clean, T, metric, {}, sources);
