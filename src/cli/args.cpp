@@ -1,5 +1,6 @@
 #include "args.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "patchbay/core/error.hpp"
@@ -17,6 +18,28 @@ std::vector<std::string> split_list(const std::string& text, const char* separat
     start = sep + 1;
   }
   return out;
+}
+
+std::vector<EdgeMethod> parse_edge_methods(const std::string& text) {
+  std::vector<EdgeMethod> out;
+  for (const auto& name : split_list(text)) {
+    const auto m = parse_edge_method(name);
+    if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
+  }
+  if (out.empty()) fail<InputError>("expected one or more of path, eap, eap-ig separated by commas, got '{}'", text);
+  return out;
+}
+
+std::function<std::string(const std::string&)> edge_methods_check(bool allow_none) {
+  return [allow_none](const std::string& text) -> std::string {
+    if (allow_none && text == "none") return {};
+    try {
+      (void)parse_edge_methods(text);
+      return {};
+    } catch (const InputError& e) {
+      return e.what();
+    }
+  };
 }
 
 int parse_int(const std::string& text, const char* what) {

@@ -1,7 +1,10 @@
 #pragma once
 // Parsing of list-valued command-line arguments, shared by the subcommands.
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "patchbay/experiments/patching_study.hpp"
 
 namespace patchbay::cli {
 
@@ -10,6 +13,12 @@ std::vector<std::string> split_list(const std::string& text, const char* separat
 
 // The whole of `text` as an int; InputError naming the option `what` otherwise.
 int parse_int(const std::string& text, const char* what);
+
+// A CLI11 check that `text` is a comma-separated list of edge methods (path, eap, eap-ig),
+// optionally allowing "none" on its own.
+std::function<std::string(const std::string&)> edge_methods_check(bool allow_none);
+// The methods of such a list, in order, without repeats.
+std::vector<EdgeMethod> parse_edge_methods(const std::string& text);
 
 // Where a command writes its result: `given`, or results/<default_dir>/<default_name> (the
 // directory created). Refuses an existing file unless `force`: before hours of work, not after.

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "args.hpp"
+#include "circuit_summary.hpp"
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/core/runtime.hpp"
@@ -25,7 +26,7 @@ std::vector<int> parse_split(const std::string& text, const char* what) {
   return out;
 }
 struct DiscoverArgs {
-  std::string model, probe, probe_layer, method = "eap", clean_split, corrupted_split, out;
+  std::string model, probe, probe_layer, method = "eap", clean_split, corrupted_split, ground_truth, out;
   int pairs = 32, ig_steps = 5;
   std::size_t top = 20;
   std::uint64_t seed = 0;
@@ -36,12 +37,14 @@ void add_options(CLI::App* cmd, DiscoverArgs& o) {
   cmd->add_option("--model", o.model, "model directory (default: the default model)");
   cmd->add_option("--probe", o.probe, "word-index result file holding the probe")->required();
   cmd->add_option("--probe-layer", o.probe_layer, "probe layer to use (default: the run's main layer)");
-  cmd->add_option("--method", o.method, "edge scores: path (path patching), eap or eap-ig")->check(CLI::IsMember({"path", "eap", "eap-ig"}));
+  cmd->add_option("--method", o.method, "edge scores: path (path patching), eap or eap-ig; several (path,eap): the first is the graph, all are compared")
+      ->check(edge_methods_check(/*allow_none=*/false));
   cmd->add_option("--pairs", o.pairs, "number of clean/corrupted pairs")->check(CLI::Range(1, 100000));
   cmd->add_option("--clean-split", o.clean_split, "tokens per word of the clean prompt, e.g. 3,1");
   cmd->add_option("--corrupted-split", o.corrupted_split, "tokens per word of the corrupted prompt, e.g. 1,2,1");
   cmd->add_option("--ig-steps", o.ig_steps, "EAP-IG integration steps")->check(CLI::Range(1, 1000));
   cmd->add_option("--top", o.top, "edges kept in the recorded circuit")->check(CLI::PositiveNumber);
+  cmd->add_option("--ground-truth", o.ground_truth, "JSON {\"nodes\": [...], \"edges\": [...]} of a known circuit: ROC AUC of the graph's scores");
   cmd->add_option("--seed", o.seed, "seed for the pairs");
   cmd->add_option("--out", o.out, "result file (default results/counting/MODEL_METHOD_seedS.h5)");
   cmd->add_flag("--force", o.force, "overwrite an existing result file");
@@ -51,9 +54,12 @@ void add_options(CLI::App* cmd, DiscoverArgs& o) {
 
 CountingCircuitOptions study_options(const DiscoverArgs& o, const ProbeSource& probe) {
   CountingCircuitOptions x;
-  x.method = parse_edge_method(o.method);
+  const auto methods = parse_edge_methods(o.method);
+  x.method = methods.front();
+  if (methods.size() > 1) x.compare_methods = methods;
   x.ig_steps = o.ig_steps;
   x.top_edges = o.top;
+  if (!o.ground_truth.empty()) x.ground_truth = GroundTruth::read_file(o.ground_truth);
   x.pairs = pair_options_for(probe);
   x.pairs.n_pairs = o.pairs;
   x.pairs.seed = o.seed;
@@ -70,16 +76,15 @@ void print_summary(const CountingCircuitOptions& x, const CountingCircuitResults
   fmt::print("heads by patching effect (clean into corrupted):\n");
   for (const auto& h : summary["top_heads_patching"]) fmt::print("  {:>8} {:+.3f}\n", h["component"].get<std::string>(), h["effect"].get<double>());
   fmt::print("attribution vs exact patching correlation: {:.3f}\n", results.attributions.front().correlation_with_patching);
-  fmt::print("circuit ({}): {} nodes, {} edges; faithfulness:", results.edges.method, results.graph.kept_nodes(), results.graph.kept_edges());
-  for (const auto& p : results.faithfulness) fmt::print(" {}:{:.2f}", p.edges, p.faithfulness);
-  fmt::print("\nresults: {}\n", paths.front());
+  print_circuit_summary(summary);
+  fmt::print("results: {}\n", paths.front());
 }
 
 void run_discover(const DiscoverArgs& o, const GlobalOptions& global) {
   Model model = load_model(resolve_model_dir(o.model), parse_device(global.device));
   const auto probe = load_probe_for(model, o.probe, o.probe_layer);
   auto x = study_options(o, probe);
-  const auto out = result_path(o.out, "counting", fmt::format("{}_{}_seed{}.h5", model.config().name, o.method, o.seed), o.force);
+  const auto out = result_path(o.out, "counting", fmt::format("{}_{}_seed{}.h5", model.config().name, to_string(x.method), o.seed), o.force);
   x.checkpoint_dir = checkpoint_dir_for(out, o.resume);
   const auto results = run_counting_circuit(model, probe, x);
   const auto paths = write_counting_circuit(out, o.force, model, probe, x, results);

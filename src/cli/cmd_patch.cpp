@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "args.hpp"
+#include "circuit_summary.hpp"
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/core/runtime.hpp"
@@ -18,7 +19,7 @@ namespace patchbay::cli {
 namespace {
 
 struct PatchArgs {
-  std::string model, pairs, metric = "logit-diff", probe, probe_layer, probe_classes, sweeps, graph = "none", out;
+  std::string model, pairs, metric = "logit-diff", probe, probe_layer, probe_classes, sweeps, graph = "none", ground_truth, out;
   int ig_steps = 5;
   std::size_t top = 20;
   std::uint64_t seed = 0;
@@ -34,9 +35,11 @@ void add_options(CLI::App* cmd, PatchArgs& o) {
   cmd->add_option("--probe-layer", o.probe_layer, "probe layer (default: the run's main layer)");
   cmd->add_option("--probe-classes", o.probe_classes, "CLEAN,CORRUPTED: the probe metric is logit(CLEAN) - logit(CORRUPTED)");
   cmd->add_option("--sweeps", o.sweeps, "comma-separated sweeps such as z_layer_head,resid_pre_layer_position (default: discover's)");
-  cmd->add_option("--graph", o.graph, "circuit graph by path patching, eap, eap-ig, or none")->check(CLI::IsMember({"none", "path", "eap", "eap-ig"}));
+  cmd->add_option("--graph", o.graph, "circuit graph by path patching, eap or eap-ig, or none; several (path,eap,eap-ig): the first is the graph, all are compared")
+      ->check(edge_methods_check(/*allow_none=*/true));
   cmd->add_option("--ig-steps", o.ig_steps, "EAP-IG integration steps")->check(CLI::Range(1, 1000));
   cmd->add_option("--top", o.top, "edges kept in the recorded circuit")->check(CLI::PositiveNumber);
+  cmd->add_option("--ground-truth", o.ground_truth, "JSON {\"nodes\": [...], \"edges\": [...]} of a known circuit: ROC AUC of the graph's scores");
   cmd->add_option("--seed", o.seed, "seed of resample ablation");
   cmd->add_flag("--no-bos", o.no_bos, "do not prepend BOS to text prompts (default: prepend it, as TransformerLens does)");
   cmd->add_option("--out", o.out, "result file (default results/patching/MODEL_METRIC.h5)");
@@ -71,9 +74,14 @@ PatchingStudyOptions study_options(const PatchArgs& o) {
   }
   s.attribution_sweeps = s.sweeps;
   s.ablation.seed = o.seed;
-  if (o.graph != "none") s.graph = parse_edge_method(o.graph);
+  if (o.graph != "none") {
+    const auto methods = parse_edge_methods(o.graph);
+    s.graph = methods.front();
+    if (methods.size() > 1) s.compare_methods = methods;
+  }
   s.ig_steps = o.ig_steps;
   s.top_edges = o.top;
+  if (!o.ground_truth.empty()) s.ground_truth = GroundTruth::read_file(o.ground_truth);
   return s;
 }
 
@@ -82,7 +90,7 @@ nlohmann::json config_of(const PatchArgs& o, const PatchingStudyOptions& s) {
   for (const auto& sweep : s.sweeps) sweeps.push_back(sweep.short_name());
   return {{"pairs", o.pairs}, {"metric", o.metric}, {"probe", o.probe}, {"probe_layer", o.probe_layer},
           {"probe_classes", o.probe_classes}, {"sweeps", sweeps}, {"graph", o.graph}, {"ig_steps", o.ig_steps},
-          {"top_edges", o.top}, {"seed", o.seed}, {"bos", !o.no_bos}};
+          {"top_edges", o.top}, {"seed", o.seed}, {"bos", !o.no_bos}, {"ground_truth", o.ground_truth}};
 }
 
 void print_summary(const nlohmann::json& s, const std::vector<std::string>& paths) {
@@ -95,9 +103,7 @@ void print_summary(const nlohmann::json& s, const std::vector<std::string>& path
   }
   for (const auto& a : s["attribution"])
     fmt::print("attribution vs exact patching, {}: correlation {:.3f}\n", a["sweep"].get<std::string>(), a["correlation_with_patching"].get<double>());
-  if (s.contains("circuit"))
-    fmt::print("circuit ({}): {} nodes, {} edges\n", s["method"].get<std::string>(), s["circuit"]["nodes"].get<std::size_t>(),
-               s["circuit"]["edges"].get<std::size_t>());
+  print_circuit_summary(s);
   fmt::print("results: {}\nreport: {}\n", paths[0], paths[1]);
 }
 
@@ -108,6 +114,7 @@ void run_patch(const PatchArgs& o, const GlobalOptions& global) {
                               .max_tokens = c.n_ctx, .bos = !o.no_bos};
   auto pairs = read_pairs_file(o.pairs, file);
   std::vector<std::string> inputs{o.pairs};
+  if (!o.ground_truth.empty()) inputs.push_back(o.ground_truth);
   const auto metric = make_metric(o, model, pairs, inputs);
   const auto options = study_options(o);
   const auto out = result_path(o.out, "patching", fmt::format("{}_{}.h5", c.name, o.metric), o.force);

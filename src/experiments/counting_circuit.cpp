@@ -16,6 +16,14 @@
 
 namespace patchbay {
 
+namespace {
+std::vector<std::string> compare_method_names(const std::vector<EdgeMethod>& methods) {
+  std::vector<std::string> out;
+  for (auto m : methods) out.push_back(to_string(m));
+  return out;
+}
+}  // namespace
+
 nlohmann::json counting_circuit_config(const CountingCircuitOptions& o, const ProbeSource& probe) {
   return {{"clean_split", o.pairs.clean_split}, {"corrupted_split", o.pairs.corrupted_split},
           {"pairs", o.pairs.n_pairs},           {"prefix", o.pairs.prefix},
@@ -23,6 +31,7 @@ nlohmann::json counting_circuit_config(const CountingCircuitOptions& o, const Pr
           {"word_split_seed", o.pairs.split_seed},
           {"dictionary", o.pairs.dictionary},   {"method", to_string(o.method)},
           {"ig_steps", o.ig_steps},             {"top_edges", o.top_edges},
+          {"compare_methods", compare_method_names(o.compare_methods)},
           {"probe", probe.path},                {"probe_layer", probe.layer}};
 }
 
@@ -96,7 +105,9 @@ PatchingStudyOptions study_options(const CountingCircuitOptions& o) {
   s.graph = o.method;
   s.ig_steps = o.ig_steps;
   s.top_edges = o.top_edges;
-  s.faithfulness_sizes = o.faithfulness_sizes;
+  s.faithfulness_fractions = o.faithfulness_fractions;
+  s.ground_truth = o.ground_truth;
+  s.compare_methods = o.compare_methods;
   return s;
 }
 

@@ -1,5 +1,7 @@
 #include "patchbay/experiments/patching_study.hpp"
 
+#include <chrono>
+
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
@@ -77,10 +79,10 @@ std::vector<AblationSweepResult> ablate_each_component(const Model& model, const
 }
 
 EdgeScores score_edges(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric, const PatchingStudyOptions& o,
-                       const DiscoverCheckpoint* checkpoint) {
+                       EdgeMethod method, const DiscoverCheckpoint* checkpoint) {
   if (auto done = checkpoint ? checkpoint->edges() : std::nullopt) return std::move(*done);
   EdgeScores edges;
-  switch (*o.graph) {
+  switch (method) {
     case EdgeMethod::Eap: edges = edge_attribution(model, pairs, metric, PatchDirection::CleanIntoCorrupted, 0); break;
     case EdgeMethod::EapIg: edges = edge_attribution(model, pairs, metric, PatchDirection::CleanIntoCorrupted, o.ig_steps); break;
     case EdgeMethod::Path: edges = path_patch(model, pairs, metric, PatchDirection::CleanIntoCorrupted); break;
@@ -89,13 +91,43 @@ EdgeScores score_edges(const Model& model, const std::vector<PromptPair>& pairs,
   return edges;
 }
 
-// Circuit sizes of the faithfulness curve: the options' sizes, or 1, 2, 4, ... edges; always all edges.
-std::vector<std::size_t> faithfulness_sizes(const PatchingStudyOptions& o, std::size_t all_edges) {
-  auto sizes = o.faithfulness_sizes;
-  if (sizes.empty())
-    for (std::size_t k = 1; k < all_edges; k *= 2) sizes.push_back(k);
-  sizes.push_back(all_edges);
-  return sizes;
+// One method's circuit: its edge scores, the graph pruned to the kept size, its faithfulness
+// under every ablation, its ROC AUC against the ground truth, and the seconds all that took.
+struct ScoredCircuit {
+  EdgeScores edges;
+  CircuitGraph graph;
+  Faithfulness faithfulness;
+  std::optional<GroundTruthAuc> ground_truth;
+  double seconds = 0;
+};
+
+ScoredCircuit scored_circuit(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric, const PatchingStudyOptions& o,
+                             EdgeMethod method, GraphInfo info, const DiscoverCheckpoint* checkpoint) {
+  const auto start = std::chrono::steady_clock::now();
+  ScoredCircuit c;
+  c.edges = score_edges(model, pairs, metric, o, method, checkpoint);
+  info.method = c.edges.method;
+  if (info.metric.empty()) info.metric = fmt::format("{}, target position {}", metric.describe(), pairs.front().target);
+  c.graph = CircuitGraph::from_edge_scores(c.edges, std::move(info));
+  c.graph.keep_top_k(o.top_edges);
+  c.faithfulness = faithfulness(model, pairs, metric, c.graph, {.ablations = circuit_ablations(o.ablation.seed), .fractions = o.faithfulness_fractions});
+  if (o.ground_truth) c.ground_truth = ground_truth_auc(c.graph, *o.ground_truth);
+  c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return c;
+}
+
+// The comparison table: the study's own method first, then each other method asked for.
+MethodComparison compare_methods(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric, const PatchingStudyOptions& o,
+                                 const GraphInfo& info, const ScoredCircuit& own) {
+  MethodComparison c;
+  c.ablations = own.faithfulness.ablations;
+  c.rows.push_back(comparison_row(own.edges.method, own.graph, own.faithfulness, own.ground_truth, own.seconds));
+  for (auto method : o.compare_methods) {
+    if (method == *o.graph) continue;
+    const auto other = scored_circuit(model, pairs, metric, o, method, info, nullptr);
+    c.rows.push_back(comparison_row(other.edges.method, other.graph, other.faithfulness, other.ground_truth, other.seconds));
+  }
+  return c;
 }
 
 void check_options(const PatchingStudyOptions& o, const std::vector<PromptPair>& pairs) {
@@ -111,6 +143,11 @@ void check_options(const PatchingStudyOptions& o, const std::vector<PromptPair>&
 PatchingStudyResults run_patching_study(const Model& model, std::vector<PromptPair> pairs, const Metric& metric,
                                         const PatchingStudyOptions& o, GraphInfo info, const DiscoverCheckpoint* checkpoint) {
   check_options(o, pairs);
+  if ((o.ground_truth || !o.compare_methods.empty()) && !o.graph)
+    fail<InputError>("a ground truth or a method comparison scores circuit graphs: choose a graph method");
+  if (o.ground_truth) {
+    o.ground_truth->check_against(edge_layout(model.config(), metric.layer()));
+  }
   PatchingStudyResults r;
   r.pairs = std::move(pairs);
   r.patching = patch_every_sweep(model, r.pairs, metric, o.sweeps, checkpoint);
@@ -123,12 +160,12 @@ PatchingStudyResults run_patching_study(const Model& model, std::vector<PromptPa
   r.attributions = attribute_every_sweep(model, r, metric, o.attribution_sweeps);
   r.ablations = ablate_each_component(model, r.pairs, metric, o);
   if (!o.graph) return r;
-  r.edges = score_edges(model, r.pairs, metric, o, checkpoint);
-  info.method = r.edges.method;
-  if (info.metric.empty()) info.metric = fmt::format("{}, target position {}", metric.describe(), r.pairs.front().target);
-  r.graph = CircuitGraph::from_edge_scores(r.edges, std::move(info));
-  r.faithfulness = faithfulness_curve(model, r.pairs, metric, r.graph, faithfulness_sizes(o, r.graph.num_edges()));
-  r.graph.keep_top_k(o.top_edges);
+  auto own = scored_circuit(model, r.pairs, metric, o, *o.graph, info, checkpoint);
+  if (!o.compare_methods.empty()) r.comparison = compare_methods(model, r.pairs, metric, o, info, own);
+  r.edges = std::move(own.edges);
+  r.graph = std::move(own.graph);
+  r.faithfulness = std::move(own.faithfulness);
+  r.ground_truth = std::move(own.ground_truth);
   return r;
 }
 

@@ -36,14 +36,44 @@ nlohmann::json top_heads(const PatchResult& heads) {
   return top_components(effect.flatten(), names, 10);
 }
 
+nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+// One object per method: what it kept, its faithfulness, CPR and CMD per ablation, AUCs, time.
+nlohmann::json comparison_summary(const MethodComparison& c) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& row : c.rows) {
+    nlohmann::json faithfulness, cpr, cmd;
+    for (std::size_t a = 0; a < c.ablations.size(); ++a) {
+      faithfulness[c.ablations[a]] = number_or_null(row.faithfulness[a]);
+      cpr[c.ablations[a]] = number_or_null(row.cpr[a]);
+      cmd[c.ablations[a]] = number_or_null(row.cmd[a]);
+    }
+    rows.push_back({{"method", row.method}, {"edges", row.edges}, {"nodes", row.nodes}, {"faithfulness", faithfulness}, {"cpr", cpr},
+                    {"cmd", cmd}, {"node_roc_auc", number_or_null(row.node_roc_auc)}, {"edge_roc_auc", number_or_null(row.edge_roc_auc)},
+                    {"seconds", row.seconds}});
+  }
+  return rows;
+}
+
 nlohmann::json graph_summary(const PatchingStudyResults& r) {
   nlohmann::json curve = nlohmann::json::array(), edges = nlohmann::json::array();
-  for (const auto& p : r.faithfulness) curve.push_back({{"edges", p.edges}, {"nodes", p.nodes}, {"faithfulness", p.faithfulness}});
+  const auto& f = r.faithfulness;
+  for (const auto& p : f.points) {
+    nlohmann::json by_ablation;
+    for (std::size_t a = 0; a < f.ablations.size(); ++a) by_ablation[f.ablations[a]] = p.value[a];
+    curve.push_back({{"fraction", p.fraction}, {"edges", p.edges}, {"nodes", p.nodes}, {"graph_size", p.graph_size}, {"faithfulness", by_ablation}});
+  }
+  nlohmann::json areas;
+  for (std::size_t a = 0; a < f.ablations.size(); ++a) areas[f.ablations[a]] = {{"cpr", f.areas[a].cpr}, {"cmd", f.areas[a].cmd}};
   for (const auto& [from, to, score] : r.graph.top_edges(10, true)) edges.push_back({{"from", from}, {"to", to}, {"score", score}});
   return {{"method", r.edges.method},
           {"circuit", {{"nodes", r.graph.kept_nodes()}, {"edges", r.graph.kept_edges()}, {"components", r.graph.kept_components()}}},
           {"top_edges", edges},
-          {"faithfulness", curve}};
+          {"faithfulness", curve},
+          {"faithfulness_areas", areas},
+          {"node_roc_auc", r.ground_truth ? number_or_null(r.ground_truth->node_roc_auc) : nlohmann::json(nullptr)},
+          {"edge_roc_auc", r.ground_truth ? number_or_null(r.ground_truth->edge_roc_auc) : nlohmann::json(nullptr)},
+          {"comparison", comparison_summary(r.comparison)}};
 }
 
 }  // namespace
@@ -82,6 +112,8 @@ void write_patching_study(H5Writer& out, const PatchingStudyResults& r) {
   write_edge_scores(out, r.edges);
   r.graph.write(out, "graph");
   write_faithfulness(out, r.faithfulness);
+  if (r.ground_truth) write_ground_truth_auc(out, *r.ground_truth);
+  if (!r.comparison.empty()) write_method_comparison(out, r.comparison);
 }
 
 PatchingStudyResults read_patching_study(const H5Reader& in) {
@@ -94,6 +126,8 @@ PatchingStudyResults read_patching_study(const H5Reader& in) {
   r.edges = read_edge_scores(in);
   if (in.has("graph/nodes/name")) r.graph = CircuitGraph::read(in, "graph");
   r.faithfulness = read_faithfulness(in);
+  r.ground_truth = read_ground_truth_auc(in);
+  r.comparison = read_method_comparison(in);
   return r;
 }
 

@@ -12,7 +12,9 @@
 #include "patchbay/analysis/analysis_io.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/graph/circuit_graph.hpp"
+#include "patchbay/graph/method_comparison.hpp"
 #include "patchbay/graph/faithfulness.hpp"
+#include "patchbay/graph/ground_truth.hpp"
 #include "patchbay/patching/edge_layout.hpp"
 #include "patchbay/patching/patch_io.hpp"
 #include "patchbay/report/charts.hpp"
@@ -254,19 +256,69 @@ void add_head_scores(html::Document& doc, const H5Reader& in, const std::string&
   doc.section("Attention-pattern scores").choice(std::move(choice));
 }
 
-std::string faithfulness_svg(const std::vector<FaithfulnessPoint>& curve_points) {
-  ChartSeries curve{.name = "circuit", .colour = "#4477AA"};
-  for (const auto& p : curve_points) {
-    curve.x.push_back(static_cast<double>(p.edges));
-    curve.y.push_back(p.faithfulness);
-    curve.tooltips.push_back(fmt::format("{} edges, {} nodes: faithfulness {:.4f}", p.edges, p.nodes, p.faithfulness));
+// One line per ablation (Paul Tol's bright scheme), faithfulness against the fraction of edges kept.
+std::string faithfulness_svg(const Faithfulness& f) {
+  static const char* kColours[] = {"#4477AA", "#EE6677", "#228833", "#CCBB44", "#AA3377", "#66CCEE"};
+  std::vector<ChartSeries> series;
+  for (std::size_t a = 0; a < f.ablations.size(); ++a) {
+    ChartSeries line{.name = f.ablations[a], .colour = kColours[a % std::size(kColours)]};
+    for (const auto& p : f.points) {
+      line.x.push_back(p.fraction);
+      line.y.push_back(p.value[a]);
+      line.tooltips.push_back(fmt::format("{}: {:.3g}% of edges{} ({} edges, {} nodes): faithfulness {:.4f}", f.ablations[a], 100 * p.fraction,
+                                          p.graph_size ? ", the graph's own size" : "", p.edges, p.nodes, p.value[a]));
+    }
+    series.push_back(std::move(line));
   }
-  return line_chart_svg({.title = "Faithfulness against circuit size",
-                         .x_label = "edges kept (log scale)",
+  return line_chart_svg({.title = "Faithfulness against circuit size, per ablation",
+                         .x_label = "fraction of edges kept (log scale)",
                          .y_label = "faithfulness",
-                         .series = {std::move(curve)},
-                         .references = {{"full model", 1.0, "#228833"}, {"corrupted run", 0.0, "#999999"}},
+                         .series = std::move(series),
+                         .references = {{"full model", 1.0, "#228833"}, {"empty circuit", 0.0, "#999999"}},
                          .log_x = true});
+}
+
+void add_faithfulness(html::Section& s, const H5Reader& in, const std::string& prefix) {
+  const auto f = read_faithfulness(in);
+  if (f.empty_result()) return;
+  s.figure({.name = prefix + "faithfulness",
+            .caption = "Faithfulness of circuits kept greedily at fixed fractions of the edges (MIB's) and at the graph's own size: "
+                       "every edge outside the circuit is ablated, and (m(circuit) - m(empty)) / (m(full) - m(empty)) is plotted, "
+                       "one line per ablation. A circuit that holds up under one ablation and not another is not the mechanism.",
+            .svg = faithfulness_svg(f)});
+  const FaithfulnessPoint* own = nullptr;
+  for (const auto& p : f.points)
+    if (p.graph_size) own = &p;
+  html::Table t{.header = {"ablation", "m(full)", "m(empty)", own ? fmt::format("faithfulness at {} edges", own->edges) : "faithfulness", "CPR", "CMD"}};
+  auto number = [](double v) { return std::isfinite(v) ? fmt::format("{:.4f}", v) : std::string("nan"); };
+  for (std::size_t a = 0; a < f.ablations.size(); ++a)
+    t.rows.push_back({f.ablations[a], number(f.full[a]), number(f.empty[a]), own ? number(own->value[a]) : "-", number(f.areas[a].cpr),
+                      number(f.areas[a].cmd)});
+  s.paragraph("CPR is the area under the faithfulness curve and CMD the area between it and 1, both over MIB's fractions "
+              "(0.1% to 100%, trapezoids on a linear axis): higher CPR and lower CMD are better.");
+  s.table(std::move(t));
+}
+
+// The method comparison: one row per edge-scoring method on the same pairs.
+void add_method_comparison(html::Section& s, const H5Reader& in) {
+  const auto c = read_method_comparison(in);
+  if (c.empty()) return;
+  auto number = [](double v) { return std::isfinite(v) ? fmt::format("{:.3f}", v) : std::string("-"); };
+  html::Table t{.header = {"method", "edges", "nodes"}};
+  for (const auto& a : c.ablations) t.header.push_back("faithfulness (" + a + ")");
+  for (const auto& a : c.ablations) t.header.push_back("CPR / CMD (" + a + ")");
+  t.header.insert(t.header.end(), {"node AUC", "edge AUC", "seconds"});
+  for (const auto& row : c.rows) {
+    std::vector<std::string> cells{row.method, std::to_string(row.edges), std::to_string(row.nodes)};
+    for (double f : row.faithfulness) cells.push_back(number(f));
+    for (std::size_t a = 0; a < c.ablations.size(); ++a) cells.push_back(number(row.cpr[a]) + " / " + number(row.cmd[a]));
+    cells.insert(cells.end(), {number(row.node_roc_auc), number(row.edge_roc_auc), fmt::format("{:.1f}", row.seconds)});
+    t.rows.push_back(std::move(cells));
+  }
+  s.paragraph("Edge-scoring methods compared on the same pairs and metric: each method's circuit of the same requested size, its "
+              "faithfulness under each ablation, the areas of its faithfulness curves (higher CPR, lower CMD are better), the ROC AUC "
+              "against the ground truth when one was given, and the time each took.");
+  s.table(std::move(t));
 }
 
 void add_graph(html::Document& doc, const H5Reader& in, const std::string& prefix) {
@@ -282,12 +334,11 @@ void add_graph(html::Document& doc, const H5Reader& in, const std::string& prefi
   html::Table t{.header = {"edge", "score"}};
   for (const auto& [from, to, score] : graph.top_edges(15, true)) t.rows.push_back({from + " -> " + to, fmt::format("{:+.5f}", score)});
   s.table(std::move(t));
-  const auto curve = read_faithfulness(in);
-  if (curve.empty()) return;
-  s.figure({.name = prefix + "faithfulness",
-            .caption = "Faithfulness of the top-k-edge circuit: every head and MLP outside it takes its corrupted value, and "
-                       "(circuit metric - corrupted) / (clean - corrupted) is plotted against the number of edges kept.",
-            .svg = faithfulness_svg(curve)});
+  if (const auto auc = read_ground_truth_auc(in))
+    s.paragraph(fmt::format("Against the known circuit in {}: node ROC AUC {:.4f}, edge ROC AUC {:.4f} (1 means every node or edge of "
+                            "the circuit outscores every one outside it).", auc->ground_truth, auc->node_roc_auc, auc->edge_roc_auc));
+  add_faithfulness(s, in, prefix);
+  add_method_comparison(s, in);
 }
 
 void add_direction_ablation(html::Document& doc, const H5Reader& in) {

@@ -15,6 +15,7 @@
 #include "patchbay/analysis/direction_ablation.hpp"
 #include "patchbay/model/load.hpp"
 #include "patchbay/graph/circuit_graph.hpp"
+#include "patchbay/graph/ground_truth.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
 #include "patchbay/model/random_model.hpp"
@@ -108,14 +109,58 @@ TEST_CASE("every method finds the planted head and the graph contains it", "[cir
       CHECK(graph.kept_components() == std::vector<std::string>{"a1.h2"});
       CHECK(graph.kept_edges() == 2);
       CHECK(graph.graph()[graph.vertex("input")].kept);
-      auto curve = faithfulness_curve(model, pairs, metric, graph, {1, 5, graph.num_edges()});
-      REQUIRE(curve.size() == 3);
-      CHECK(curve[0].faithfulness == Approx(1.0).margin(1e-4));
-      CHECK(curve[2].faithfulness == Approx(1.0).margin(1e-4));
-      CHECK(curve[0].nodes == 3);  // input, a1.h2 and the read-out
-      CHECK(curve[0].edges == 2);
+      // Under corrupted ablation the 2-edge circuit recovers the whole effect when its one input
+      // edge is the side the planted head reads its signal through.
+      const auto f = faithfulness(model, pairs, metric, graph, {.ablations = {parse_circuit_ablation("corrupted", 0)}, .fractions = {1.0}});
+      REQUIRE(f.points.size() == 2);
+      CHECK(f.points[0].graph_size);
+      CHECK(f.points[0].nodes == 3);  // input, a1.h2 and the read-out
+      CHECK(f.points[0].edges == 2);
+      CHECK(f.points[1].value[0] == 1.0);  // the whole graph: nothing ablated
     }
   }
+}
+
+TEST_CASE("against the planted truth, exact path patching ranks the circuit's nodes and edges first (ROC AUC 1)", "[circuit][ground_truth]") {
+  auto model = planted_model();
+  auto metric = planted_metric(model);
+  auto pairs = test::random_pairs(6, 7, 61, 12);
+  const auto truth = GroundTruth::parse(R"({"nodes": ["a1.h2"], "edges": ["input->a1.h2<q>", "input->a1.h2<k>", "input->a1.h2<v>", "a1.h2->logits"]})",
+                                        "planted.json");
+  truth.check_against(edge_layout(model.config(), 1));
+  for (int steps : {-1, 0}) {
+    auto edges = steps < 0 ? path_patch(model, pairs, metric, PatchDirection::CleanIntoCorrupted)
+                           : edge_attribution(model, pairs, metric, PatchDirection::CleanIntoCorrupted, steps);
+    INFO(edges.method);
+    auto graph = CircuitGraph::from_edge_scores(edges, GraphInfo{.method = edges.method, .n_heads = 4, .d_model = 32});
+    const auto auc = ground_truth_auc(graph, truth);
+    CHECK(auc.node_roc_auc == 1.0);
+    CHECK(auc.edge_roc_auc == 1.0);
+    CHECK(auc.ground_truth == "planted.json");
+  }
+  // The inverse truth (every head and MLP but the planted one) scores 0: the one negative ranks first.
+  auto path = CircuitGraph::from_edge_scores(path_patch(model, pairs, metric, PatchDirection::CleanIntoCorrupted), GraphInfo{.n_heads = 4, .d_model = 32});
+  const auto inverse = GroundTruth::parse(R"({"nodes": ["a0.h0", "a0.h1", "a0.h2", "a0.h3", "m0", "a1.h0", "a1.h1", "a1.h3", "m1"]})", "inverse.json");
+  CHECK(ground_truth_auc(path, inverse).node_roc_auc == 0.0);
+}
+
+TEST_CASE("ROC AUC is the rank statistic, and a ground truth that names what the model lacks is refused", "[circuit][ground_truth]") {
+  // Positives 0.9 and 0.7 against negatives 0.8 and 0.6: 3 of the 4 (positive, negative) pairs are ordered.
+  CHECK(roc_auc({0.9, 0.8, 0.7, 0.6}, {true, false, true, false}) == Approx(0.75));
+  CHECK(roc_auc({1, 1, 1}, {true, false, false}) == Approx(0.5));  // ties count half
+  CHECK(roc_auc({0.1, 0.2, 0.3}, {false, false, true}) == 1.0);
+  CHECK(roc_auc({0.1, 0.2, 0.3}, {true, false, false}) == 0.0);
+  CHECK_THROWS_WITH(roc_auc({0.1, 0.2}, {true, true}), Catch::Contains("at least one item in the circuit and one outside it"));
+  const auto layout = edge_layout(4, 1);
+  CHECK_THROWS_WITH(GroundTruth::parse(R"({"nodes": ["a3.h0"]})", "t.json").check_against(layout),
+                    Catch::Contains("'t.json': node 'a3.h0' is not a head or MLP up to the read-out layer 1"));
+  CHECK_THROWS_WITH(GroundTruth::parse(R"({"edges": ["a1.h0->a0.h1<q>"]})", "t.json").check_against(layout),
+                    Catch::Contains("'a1.h0->a0.h1<q>' is not an edge of the model"));
+  CHECK_THROWS_WITH(GroundTruth::parse(R"({"nodes": "a0.h1"})", "t.json"), Catch::Contains("\"nodes\" must be a list of names"));
+  CHECK_THROWS_WITH(GroundTruth::parse(R"({"node": ["a0.h1"]})", "t.json"), Catch::Contains("unknown key \"node\""));
+  CHECK_THROWS_WITH(GroundTruth::parse("{}", "t.json"), Catch::Contains("names no node and no edge"));
+  CHECK_THROWS_WITH(GroundTruth::parse("[1", "t.json"), Catch::Contains("'t.json' is not valid JSON"));
+  CHECK_THROWS_WITH(GroundTruth::read_file("/nonexistent/truth.json"), Catch::Contains("cannot read the ground truth '/nonexistent/truth.json'"));
 }
 
 TEST_CASE("circuit graphs round-trip through HDF5 and export to DOT, GraphML and EAP-IG JSON", "[circuit][graph]") {

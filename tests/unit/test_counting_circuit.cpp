@@ -64,7 +64,8 @@ TEST_CASE("the counting-circuit study runs end to end on stories260K and records
     o.checkpoint_dir.clear();
   }
   CHECK(r.graph.kept_edges() == 10);
-  CHECK(r.faithfulness.back().faithfulness == Approx(1.0).margin(1e-3));  // nothing ablated
+  REQUIRE(r.faithfulness.ablations.size() == 5);
+  for (std::size_t a = 0; a < 5; ++a) CHECK(r.faithfulness.points.back().value[a] == 1.0);  // the whole graph: nothing ablated
   auto paths = write_counting_circuit(dir / "cc.h5", false, model, probe, o, r);
   H5Reader f(paths.front());
   CHECK(f.attribute("kind") == std::optional<std::string>("counting_circuit"));
@@ -105,8 +106,15 @@ TEST_CASE("the counting-circuit study runs end to end on stories260K and records
     CHECK(at::equal(back.edges.valid, r.edges.valid));
     CHECK(back.edges.method == r.edges.method);
     CHECK(back.graph.kept_components() == r.graph.kept_components());
-    REQUIRE(back.faithfulness.size() == r.faithfulness.size());
-    CHECK(back.faithfulness.back().edges == r.faithfulness.back().edges);
+    REQUIRE(back.faithfulness.points.size() == r.faithfulness.points.size());
+    CHECK(back.faithfulness.ablations == r.faithfulness.ablations);
+    for (std::size_t i = 0; i < r.faithfulness.points.size(); ++i) {
+      CHECK(back.faithfulness.points[i].edges == r.faithfulness.points[i].edges);
+      CHECK(back.faithfulness.points[i].graph_size == r.faithfulness.points[i].graph_size);
+      for (std::size_t a = 0; a < r.faithfulness.ablations.size(); ++a)
+        CHECK(back.faithfulness.points[i].value[a] == Approx(r.faithfulness.points[i].value[a]).epsilon(1e-6));  // float32 in the file
+    }
+    CHECK(back.faithfulness.areas[4].cpr == r.faithfulness.areas[4].cpr);
     REQUIRE(back.attention_examples.size() == 2);
     CHECK(back.attention_examples[1].heads == r.attention_examples[1].heads);
     CHECK_THROWS_WITH(read_counting_circuit(H5Reader(dir / "probe.h5")), Catch::Contains("not a counting-circuit result file"));

@@ -116,8 +116,8 @@ TEST_CASE("the whole graph is fully faithful and ablating nothing is the clean r
       INFO(to_string(model.config().arch) << " " << metric->name());
       const auto edges = edge_attribution(model, pairs, *metric, PatchDirection::CleanIntoCorrupted);
       auto graph = CircuitGraph::from_edge_scores(edges, GraphInfo{.method = edges.method, .n_heads = 4, .d_model = 32});
-      const auto curve = faithfulness_curve(model, pairs, *metric, graph, {graph.num_edges()});
-      CHECK(curve.back().faithfulness == Approx(1.0).margin(1e-4));
+      const auto f = faithfulness(model, pairs, *metric, graph, {.ablations = {parse_circuit_ablation("mean", 0)}, .fractions = {1.0}});
+      CHECK(f.points.back().value[0] == 1.0);
       const auto none = ablated_metric(model, pairs, *metric, {}, AblationOptions{.kind = AblationKind::Zero});
       const auto clean = (*metric)(clean_readout(model, pairs, metric->layer()));
       CHECK(at::allclose(none, clean, 1e-5, 1e-5));

@@ -37,14 +37,28 @@ test::CliResult patch(const std::string& args) { return test::run_cli("patch --m
 TEST_CASE("patch runs a user's pairs and metric and writes the documented layout", "[patch][e2e]") {
   test::TempDir dir;
   const auto pairs = write(dir, "pairs.jsonl", kPairs);
-  auto run = patch("--pairs '" + pairs + "' --metric logit-diff --sweeps z_layer_head,resid_pre_layer_position --graph path --json --out '" +
-                   (dir / "p.h5") + "'");
+  const auto truth = write(dir, "truth.json", R"({"nodes": ["a3.h5", "m4"], "edges": ["a3.h5->logits"]})");
+  auto run = patch("--pairs '" + pairs + "' --metric logit-diff --sweeps z_layer_head,resid_pre_layer_position --graph path,eap --ground-truth '" +
+                   truth + "' --json --out '" + (dir / "p.h5") + "'");
   INFO(run.err);
   REQUIRE(run.exit_code == 0);
   const auto summary = nlohmann::json::parse(run.out);
   CHECK(summary["pairs"] == 3);
   CHECK(summary["metric_name"] == "logit-diff");
   CHECK(summary["method"] == "path");
+  // Both methods compared on the same pairs, each circuit evaluated under every ablation and
+  // scored against the ground truth; the whole graph is exactly faithful.
+  REQUIRE(summary["comparison"].size() == 2);
+  CHECK(summary["comparison"][0]["method"] == "path");
+  CHECK(summary["comparison"][1]["method"] == "eap");
+  for (const auto& row : summary["comparison"]) {
+    CHECK(row["faithfulness"].size() == 5);
+    CHECK(row["node_roc_auc"].is_number());
+    CHECK(row["edges"].get<std::size_t>() >= 20);
+  }
+  CHECK(summary["node_roc_auc"] == summary["comparison"][0]["node_roc_auc"]);
+  CHECK(summary["faithfulness_areas"].size() == 5);
+  CHECK(summary["faithfulness"].back()["faithfulness"]["zero"] == 1.0);
   H5Reader f(dir / "p.h5");
   CHECK(f.attribute("kind") == std::optional<std::string>("patching"));
   // The contract: patching/<sweep>/<direction>/{metric,clean,corrupted,effect}.
@@ -58,10 +72,15 @@ TEST_CASE("patch runs a user's pairs and metric and writes the documented layout
   CHECK(f.has("attribution/z_layer_head/effect"));
   CHECK(f.has("ablation/mean/effect"));
   CHECK(f.has("graph/edges/score"));
+  CHECK(f.shape("graph/faithfulness/value") == std::vector<std::int64_t>{5, 11});  // 5 ablations x (10 fractions + the graph's size)
+  CHECK(f.shape("comparison/faithfulness") == std::vector<std::int64_t>{2, 5});
+  CHECK(f.numeric_attribute("node_roc_auc", "graph").has_value());
+  CHECK(f.attribute("ground_truth", "graph") == std::optional<std::string>(truth));
   CHECK(f.attribute("metric") == std::optional<std::string>("logit-diff"));
   CHECK(f.numeric_attribute("metric_layer") == std::optional<double>(4));
   const auto report = test::slurp(dir / "p_report.html");
   CHECK_THAT(report, Catch::Contains("Activation patching") && Catch::Contains("Metric: logit-diff") && Catch::Contains("Circuit graph"));
+  CHECK_THAT(report, Catch::Contains("Edge-scoring methods compared") && Catch::Contains("CPR") && Catch::Contains("node ROC AUC"));
   // An independent reader (h5py) finds everything by the names docs/FORMAT.md gives.
   auto h5py = test::run_command(std::string(PATCHBAY_PYTHON) + " " + PATCHBAY_SOURCE_DIR + "/tests/python/check_result_files.py --patching '" +
                                 (dir / "p.h5") + "' '" + pairs + "'");
@@ -75,6 +94,19 @@ TEST_CASE("patch runs a user's pairs and metric and writes the documented layout
   CHECK(study.pairs[0].clean.tokens == study.pairs[2].clean.tokens);  // text tokenized with BOS
   CHECK(study.patch(PatchSweep::heads(), PatchDirection::CleanIntoCorrupted).clean.sizes() == at::IntArrayRef{3});
   CHECK(study.metric.separation.clean == Approx(summary["clean_metric"].get<double>()));
+  REQUIRE(study.comparison.rows.size() == 2);
+  CHECK(study.comparison.rows[1].method == "eap");
+  CHECK(study.comparison.rows[0].node_roc_auc == study.ground_truth->node_roc_auc);
+  CHECK(study.faithfulness.ablations == std::vector<std::string>{"zero", "mean", "mean-positional", "resample", "corrupted"});
+  // A bad ground truth is refused before any work, naming the file and the name.
+  const auto bad_truth = write(dir, "bad.json", R"({"nodes": ["a9.h0"]})");
+  auto refused = patch("--pairs '" + pairs + "' --sweeps z_layer_head --graph eap --ground-truth '" + bad_truth + "' --out '" + (dir / "b.h5") + "'");
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("bad.json': node 'a9.h0' is not a head or MLP"));
+  CHECK_FALSE(test::have(dir / "b.h5"));
+  auto bad_method = patch("--pairs '" + pairs + "' --graph path,acdc --out '" + (dir / "c.h5") + "'");
+  CHECK(bad_method.exit_code == 2);
+  CHECK_THAT(bad_method.err, Catch::Contains("unknown edge method 'acdc'"));
 
   // KL from the clean run is exactly 0 on it.
   auto kl = patch("--pairs '" + pairs + "' --metric kl --sweeps z_layer_head --out '" + (dir / "kl.h5") + "'");

@@ -28,7 +28,9 @@ struct CountingCircuitOptions {
   EdgeMethod method = EdgeMethod::Eap;
   int ig_steps = 5;
   std::size_t top_edges = 20;    // size of the recorded circuit
-  std::vector<std::size_t> faithfulness_sizes;  // empty: a geometric series up to all edges
+  std::vector<double> faithfulness_fractions = mib_edge_fractions();  // circuit sizes, fractions of all edges
+  std::optional<GroundTruth> ground_truth;  // a known circuit: the graph's scores get its ROC AUC
+  std::vector<EdgeMethod> compare_methods;  // more methods compared on the same pairs (PatchingStudyOptions)
   AblationOptions mean_ablation{.kind = AblationKind::Mean};
   int head_score_prompts = 64;
   int attention_example_heads = 4;

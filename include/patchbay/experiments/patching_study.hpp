@@ -14,6 +14,8 @@
 #include "patchbay/data/pairs.hpp"
 #include "patchbay/graph/circuit_graph.hpp"
 #include "patchbay/graph/faithfulness.hpp"
+#include "patchbay/graph/method_comparison.hpp"
+#include "patchbay/graph/ground_truth.hpp"
 #include "patchbay/patching/ablation.hpp"
 #include "patchbay/patching/attribution.hpp"
 #include "patchbay/patching/metric.hpp"
@@ -40,7 +42,11 @@ struct PatchingStudyOptions {
   std::optional<EdgeMethod> graph;     // none: no circuit graph
   int ig_steps = 5;
   std::size_t top_edges = 20;          // size of the recorded circuit
-  std::vector<std::size_t> faithfulness_sizes;  // empty: 1, 2, 4, ... edges, and all
+  std::vector<double> faithfulness_fractions = mib_edge_fractions();  // circuit sizes, fractions of all edges
+  std::optional<GroundTruth> ground_truth;  // a known circuit: the graph's scores get its ROC AUC
+  // More methods scored on the same pairs, each pruned to top_edges and evaluated: with any,
+  // `comparison` holds one row per method, `graph`'s first (the file's graph is `graph`'s).
+  std::vector<EdgeMethod> compare_methods;
 };
 
 struct PatchingStudyResults {
@@ -51,7 +57,9 @@ struct PatchingStudyResults {
   MetricInfo metric;                          // what was measured, and whether it separates the pairs
   EdgeScores edges;                           // undefined scores without a graph
   CircuitGraph graph;
-  std::vector<FaithfulnessPoint> faithfulness;
+  Faithfulness faithfulness;                  // under every circuit ablation (resample seed: ablation.seed)
+  std::optional<GroundTruthAuc> ground_truth; // with a ground truth
+  MethodComparison comparison;                // with compare_methods
   // The result of one sweep in one direction; throws InputError when it was not run.
   const PatchResult& patch(const PatchSweep& sweep, PatchDirection direction) const;
   bool has_graph() const { return edges.scores.defined(); }

@@ -1,0 +1,28 @@
+#pragma once
+// The metric of a circuit: the clean prompts run with every edge *outside* the circuit ablated,
+// as MIB's circuit track and EAP-IG's evaluate_graph define it. Each receiver (a head's q, k or
+// v input, an MLP's input, the read-out) reads its residual stream with the contribution of
+// every sender whose edge into it is not kept replaced: the sender's output in this run is
+// taken out and its ablated output (zero, mean, mean per position, resample or the corrupted
+// prompt's, AblationOptions) put in. Kept edges carry the senders' outputs in this run, so
+// changes inside the circuit propagate along it.
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "patchbay/patching/ablation.hpp"
+
+namespace patchbay {
+
+struct CircuitMetricOptions {
+  std::int64_t max_batch = 64;  // pairs per forward pass (the per-layer sender outputs are [pairs, pos, senders, d_model])
+};
+
+// kept: [sender, receiver] bool in edge_layout(model.config(), metric.layer())'s order (invalid
+// pairs are ignored). Returns the metric per pair, [pair]. With every valid edge kept nothing
+// is ablated and this is exactly the clean run's metric.
+at::Tensor circuit_metric(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric, const at::Tensor& kept,
+                          const AblationOptions& ablation, const CircuitMetricOptions& options = {});
+
+}  // namespace patchbay
