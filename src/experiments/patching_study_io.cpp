@@ -63,14 +63,18 @@ nlohmann::json graph_summary(const PatchingStudyResults& r) {
     for (std::size_t a = 0; a < f.ablations.size(); ++a) by_ablation[f.ablations[a]] = p.value[a];
     curve.push_back({{"fraction", p.fraction}, {"edges", p.edges}, {"nodes", p.nodes}, {"graph_size", p.graph_size}, {"faithfulness", by_ablation}});
   }
-  nlohmann::json areas;
-  for (std::size_t a = 0; a < f.ablations.size(); ++a) areas[f.ablations[a]] = {{"cpr", f.areas[a].cpr}, {"cmd", f.areas[a].cmd}};
+  nlohmann::json areas, warnings = nlohmann::json::object();
+  for (std::size_t a = 0; a < f.ablations.size(); ++a) {
+    areas[f.ablations[a]] = {{"cpr", f.areas[a].cpr}, {"cmd", f.areas[a].cmd}};
+    if (!f.warnings[a].empty()) warnings[f.ablations[a]] = f.warnings[a];
+  }
   for (const auto& [from, to, score] : r.graph.top_edges(10, true)) edges.push_back({{"from", from}, {"to", to}, {"score", score}});
   return {{"method", r.edges.method},
           {"circuit", {{"nodes", r.graph.kept_nodes()}, {"edges", r.graph.kept_edges()}, {"components", r.graph.kept_components()}}},
           {"top_edges", edges},
           {"faithfulness", curve},
           {"faithfulness_areas", areas},
+          {"faithfulness_warnings", warnings},
           {"node_roc_auc", r.ground_truth ? number_or_null(r.ground_truth->node_roc_auc) : nlohmann::json(nullptr)},
           {"edge_roc_auc", r.ground_truth ? number_or_null(r.ground_truth->edge_roc_auc) : nlohmann::json(nullptr)},
           {"comparison", comparison_summary(r.comparison)}};

@@ -6,7 +6,10 @@
 
 #include <ATen/ATen.h>
 
+#include <fmt/format.h>
+
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/warnings.hpp"
 #include "patchbay/patching/circuit_metric.hpp"
 #include "patchbay/patching/edge_layout.hpp"
 
@@ -65,6 +68,17 @@ at::Tensor kept_mask(const CircuitGraph& graph, const EdgeLayout& layout) {
   return mask;
 }
 
+// Why faithfulness under one ablation means little, or empty: its denominator m(full) - m(empty)
+// judged as the clean - corrupted difference is (metric_separation).
+std::string separation_warning(const Metric& metric, const std::string& ablation, const at::Tensor& full, const at::Tensor& empty) {
+  const auto s = metric_separation(metric, full, empty);
+  if (s.separated) return {};
+  const bool wrong_way = !(s.difference * metric.clean_sign() > 0);
+  return fmt::format("faithfulness under {} ablation: m(full) = {:.4g} and m(empty) = {:.4g} {}: its values mean {}", ablation, s.clean,
+                     s.corrupted, wrong_way ? "point the wrong way for the metric" : fmt::format("differ by less than twice the standard error ({:.4g})", s.standard_error),
+                     wrong_way ? "nothing" : "little");
+}
+
 struct Sized {
   double fraction;
   bool graph_size;
@@ -99,11 +113,14 @@ Faithfulness faithfulness(const Model& model, const std::vector<PromptPair>& pai
   };
   const auto all = layout.valid(), none = at::zeros_like(all);
   Faithfulness f;
-  const double full = mean_metric(all, {});  // nothing ablated: the same for every ablation
+  const auto full = circuit_metric(model, pairs, metric, all, {});  // [pair]: nothing ablated, the same for every ablation
   for (const auto& a : o.ablations) {
+    const auto empty = circuit_metric(model, pairs, metric, none, a.options);  // [pair]
     f.ablations.push_back(a.name);
-    f.full.push_back(full);
-    f.empty.push_back(mean_metric(none, a.options));
+    f.full.push_back(full.mean().item<double>());
+    f.empty.push_back(empty.mean().item<double>());
+    f.warnings.push_back(separation_warning(metric, a.name, full, empty));
+    if (!f.warnings.back().empty()) warn(f.warnings.back());
   }
   for (auto& c : circuits_to_evaluate(graph, o)) {
     FaithfulnessPoint p{c.fraction, c.graph.kept_edges(), c.graph.kept_nodes(), c.graph_size, {}};

@@ -38,6 +38,8 @@ void write_faithfulness(H5Writer& out, const Faithfulness& f) {
   out.write_doubles(path("full"), f.full, {{"ablation"}, "metric with nothing ablated (the clean run), mean over pairs"});
   out.write_doubles(path("empty"), f.empty, {{"ablation"}, "metric with every edge ablated, mean over pairs"});
   out.write_doubles(path("cpr"), cpr, {{"ablation"}, "CPR: area under the faithfulness curve over the fixed fractions (trapezoids, linear axis)"});
+  out.write_strings(path("warning"), f.warnings,
+                    {{"ablation"}, "empty, or why the ablation's faithfulness means little: m(full) - m(empty) points the wrong way or is within noise"});
   out.write_doubles(path("cmd"), cmd, {{"ablation"}, "CMD: area between the faithfulness curve and 1 over the fixed fractions"});
 }
 
@@ -52,8 +54,9 @@ Faithfulness read_faithfulness(const H5Reader& in) {
   f.full = in.read_doubles(path("full"));
   f.empty = in.read_doubles(path("empty"));
   const auto cpr = in.read_doubles(path("cpr")), cmd = in.read_doubles(path("cmd"));
+  f.warnings = in.read_strings(path("warning"));
   if (edges.size() != P || nodes.size() != P || graph_size.size() != P || value.size(0) != static_cast<std::int64_t>(A) ||
-      value.size(1) != static_cast<std::int64_t>(P) || f.full.size() != A || f.empty.size() != A || cpr.size() != A || cmd.size() != A)
+      value.size(1) != static_cast<std::int64_t>(P) || f.full.size() != A || f.empty.size() != A || cpr.size() != A || cmd.size() != A || f.warnings.size() != A)
     fail<FormatError>("'{}': graph/faithfulness is inconsistent: {} ablations and {} points, but value is {}", in.path(), A, P, value.sizes());
   for (std::size_t i = 0; i < P; ++i) {
     if (edges[i] < 0 || nodes[i] < 0) fail<FormatError>("'{}': graph/faithfulness has a negative size", in.path());

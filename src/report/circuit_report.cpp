@@ -294,6 +294,8 @@ void add_faithfulness(html::Section& s, const H5Reader& in, const std::string& p
   for (std::size_t a = 0; a < f.ablations.size(); ++a)
     t.rows.push_back({f.ablations[a], number(f.full[a]), number(f.empty[a]), own ? number(own->value[a]) : "-", number(f.areas[a].cpr),
                       number(f.areas[a].cmd)});
+  for (const auto& w : f.warnings)
+    if (!w.empty()) s.paragraph("Warning: " + w + ".");
   s.paragraph("CPR is the area under the faithfulness curve and CMD the area between it and 1, both over MIB's fractions "
               "(0.1% to 100%, trapezoids on a linear axis): higher CPR and lower CMD are better.");
   s.table(std::move(t));

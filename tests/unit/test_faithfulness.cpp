@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "patchbay/core/warnings.hpp"
 #include "patchbay/graph/faithfulness.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
@@ -167,5 +168,24 @@ TEST_CASE("faithfulness is exactly 1 for the whole graph and 0 for the empty one
       CHECK(back.points[i].graph_size == f.points[i].graph_size);
     }
     CHECK(back.areas[2].cmd == f.areas[2].cmd);
+    CHECK(back.warnings == f.warnings);
   }
+}
+
+TEST_CASE("faithfulness under an ablation that cannot move the metric is flagged, not reported as if it meant something", "[faithfulness]") {
+  auto model = test::both_families(79).front();
+  auto pairs = pairs_for(model);
+  for (auto& p : pairs) p.corrupted = p.clean;  // the corrupted run is the clean run: m(empty) = m(full) under corrupted ablation
+  const auto metric = LogitDiff(model, pairs);
+  const auto edges = edge_attribution(model, pairs, metric, PatchDirection::CleanIntoCorrupted);
+  auto graph = CircuitGraph::from_edge_scores(edges, GraphInfo{.method = edges.method, .n_heads = 4, .d_model = 32});
+  graph.keep_top_k(5);
+  std::vector<std::string> warned;
+  const auto previous = set_warning_handler([&](const std::string& w) { warned.push_back(w); });
+  const auto f = faithfulness(model, pairs, metric, graph, {.ablations = {parse_circuit_ablation("corrupted", 0)}, .fractions = {0.5, 1.0}});
+  set_warning_handler(previous);
+  REQUIRE(f.warnings.size() == 1);
+  CHECK_THAT(f.warnings[0], Catch::Contains("faithfulness under corrupted ablation") && Catch::Contains("its values mean"));
+  REQUIRE(warned.size() == 1);
+  CHECK(warned[0] == f.warnings[0]);
 }

@@ -50,6 +50,9 @@ struct Faithfulness {
   std::vector<double> full, empty;           // m_a(full) (the clean metric) and m_a(empty), means over pairs
   std::vector<FaithfulnessPoint> points;     // ascending fraction
   std::vector<CurveAreas> areas;             // per ablation, over the points that are not graph_size
+  // Per ablation: empty, or why its faithfulness means little: m(full) - m(empty) points the
+  // wrong way for the metric or is within twice its standard error over pairs.
+  std::vector<std::string> warnings;
   bool empty_result() const { return points.empty(); }
   std::size_t ablation_index(const std::string& name) const;  // throws InputError when absent
 };
@@ -60,7 +63,8 @@ struct FaithfulnessOptions {
   bool with_graph_size = true;                           // also the graph's own kept size
 };
 
-// `graph` as discovered: its kept edges are the "graph size" point.
+// `graph` as discovered: its kept edges are the "graph size" point. Each warning also goes to
+// the warning handler (core/warnings.hpp).
 Faithfulness faithfulness(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                           const CircuitGraph& graph, const FaithfulnessOptions& options = {});
 
