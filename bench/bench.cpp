@@ -23,6 +23,7 @@
 #include "patchbay/model/load.hpp"
 #include "patchbay/model/random_model.hpp"
 #include "patchbay/patching/attribution.hpp"
+#include "patchbay/patching/positional_edges.hpp"
 #include "patchbay/probe/extract.hpp"
 #include "patchbay/probe/logistic.hpp"
 
@@ -158,6 +159,45 @@ void bench_patch(const Bench& ctx) {
                   r["attribution_correlation_with_exact"].get<double>()));
 }
 
+// Position-aware EAP on the original experiment's shape: a 76-token prompt pair cut into 8 spans
+// (a prefix and 7 words), read out after layer 3. Peak RSS is the process's: run it alone
+// (--only positional) for the figure in bench/RESULTS.md.
+void bench_positional(const Bench& ctx) {
+  auto& r = ctx.r;
+  const std::int64_t length = ctx.quick ? 20 : 76, n_pairs = ctx.quick ? 2 : 8, n_spans = 8;
+  auto pairs = test::random_pairs(static_cast<int>(n_pairs), length, ctx.vocab, 4, 1);
+  ProbeLogitDiff metric(test::random_probe(ctx.d_model, 7, 2), ctx.config, ctx.readout, 1, 2);
+  SpanSchema spans{"pairs", {}, {}};
+  const std::int64_t width = (length - 1) / n_spans;  // the last span runs to the target
+  for (std::int64_t s = 0; s < n_spans; ++s) spans.names.push_back(s == 0 ? "prefix" : fmt::format("w{}", s - 1));
+  for (const auto& p : pairs) {
+    std::vector<NamedSpan> ranges;
+    for (std::int64_t s = 0; s < n_spans; ++s)
+      ranges.push_back({spans.names[static_cast<std::size_t>(s)], static_cast<std::int32_t>(s * width),
+                        static_cast<std::int32_t>(s + 1 == n_spans ? p.target : (s + 1) * width - 1)});
+    spans.ranges.push_back(std::move(ranges));
+  }
+  const double before = peak_rss_mib();
+  auto t = Clock::now();
+  const auto whole = edge_attribution(ctx.model, pairs, metric, PatchDirection::CleanIntoCorrupted);
+  const double whole_s = seconds_since(t);
+  const double whole_rss = peak_rss_mib();
+  t = Clock::now();
+  const auto by_span = positional_edge_attribution(ctx.model, pairs, metric, PatchDirection::CleanIntoCorrupted, spans, SpanAggregation::Sum);
+  r["positional_eap_s"] = seconds_since(t);
+  r["positional_eap_peak_rss_mib"] = peak_rss_mib();
+  r["positional_whole_eap_s"] = whole_s;
+  r["positional_whole_eap_peak_rss_mib"] = whole_rss;
+  r["positional_peak_rss_before_mib"] = before;
+  r["positional_edges"] = by_span.valid.sum().item<std::int64_t>();
+  r["positional_tokens"] = length;
+  r["positional_pairs"] = n_pairs;
+  ctx.log(fmt::format("positional   EAP by {} spans: {:.2f} s, {} edges, peak RSS {:.0f} MiB; whole-component EAP {:.2f} s, peak RSS {:.0f} MiB "
+                      "({} pairs of {} tokens, read-out layer {})",
+                      n_spans, r["positional_eap_s"].get<double>(), r["positional_edges"].get<std::int64_t>(),
+                      r["positional_eap_peak_rss_mib"].get<double>(), whole_s, whole_rss, n_pairs, length, ctx.readout));
+}
+
 void bench_probe_train(const Bench& ctx) {
   auto& r = ctx.r;
   // Overlapping classes, so L-BFGS needs real work: about 80% accuracy.
@@ -231,7 +271,7 @@ int main(int argc, char** argv) try {
   app.add_flag("--quick", quick, "small sizes: checks that every benchmark runs, not a measurement");
   app.add_option("--threads", threads, "compute threads (0 = one per core)");
   app.add_option("--device", device_name, "cpu or cuda");
-  app.add_option("--only", only, "run one benchmark: gemm, forward, hooks, patch (with attribution), probe_train, extract, stories260K");
+  app.add_option("--only", only, "run one benchmark: gemm, forward, hooks, patch (with attribution), probe_train, extract, stories260K, positional");
   CLI11_PARSE(app, argc, argv);
   const int n_threads = configure_threads(threads);
   const auto device = parse_device(device_name);
@@ -247,7 +287,7 @@ int main(int argc, char** argv) try {
   const std::pair<std::string, void (*)(const Bench&)> benchmarks[] = {
       {"gemm", bench_gemm},   {"forward", bench_forward},         {"hooks", bench_hooks},
       {"patch", bench_patch}, {"probe_train", bench_probe_train}, {"extract", bench_extract},
-      {"stories260K", bench_stories260K}};
+      {"stories260K", bench_stories260K}, {"positional", bench_positional}};
   for (const auto& [name, run] : benchmarks)
     if (only.empty() || only == name) run(bench);
   if (json) std::cout << r.dump(2) << std::endl;

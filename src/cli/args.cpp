@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <CLI/CLI.hpp>
+
 #include "patchbay/core/error.hpp"
 
 namespace patchbay::cli {
@@ -18,6 +20,21 @@ std::vector<std::string> split_list(const std::string& text, const char* separat
     start = sep + 1;
   }
   return out;
+}
+
+void add_positional_options(CLI::App* cmd, bool& positional, std::string& aggregation) {
+  cmd->add_flag("--positional", positional,
+                "position-aware graph: nodes are (component, span) over the pairs' spans (their own, their words, or one per token)");
+  cmd->add_option("--span-aggregation", aggregation, "how EAP / EAP-IG combine a span's token scores: sum, mean, abs-sum or max-abs")
+      ->check(CLI::IsMember({"sum", "mean", "abs-sum", "max-abs"}));
+}
+
+std::optional<SpanAggregation> positional_option(bool positional, const std::string& aggregation) {
+  if (!positional) {
+    if (aggregation != "sum") fail<InputError>("--span-aggregation {} needs --positional", aggregation);
+    return std::nullopt;
+  }
+  return parse_span_aggregation(aggregation);
 }
 
 std::vector<EdgeMethod> parse_edge_methods(const std::string& text) {

@@ -6,6 +6,10 @@
 
 #include "patchbay/experiments/patching_study.hpp"
 
+namespace CLI {
+class App;
+}
+
 namespace patchbay::cli {
 
 // Parts of `text` between any of `separators`; empty parts are dropped unless keep_empty.
@@ -17,6 +21,9 @@ int parse_int(const std::string& text, const char* what);
 // A CLI11 check that `text` is a comma-separated list of edge methods (path, eap, eap-ig),
 // optionally allowing "none" on its own.
 std::function<std::string(const std::string&)> edge_methods_check(bool allow_none);
+// --positional and --span-aggregation (discover, patch): the study's position-aware option.
+void add_positional_options(CLI::App* cmd, bool& positional, std::string& aggregation);
+std::optional<SpanAggregation> positional_option(bool positional, const std::string& aggregation);
 // The methods of such a list, in order, without repeats.
 std::vector<EdgeMethod> parse_edge_methods(const std::string& text);
 

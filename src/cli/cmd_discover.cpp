@@ -26,11 +26,11 @@ std::vector<int> parse_split(const std::string& text, const char* what) {
   return out;
 }
 struct DiscoverArgs {
-  std::string model, probe, probe_layer, method = "eap", clean_split, corrupted_split, ground_truth, out;
+  std::string model, probe, probe_layer, method = "eap", clean_split, corrupted_split, ground_truth, out, span_aggregation = "sum";
   int pairs = 32, ig_steps = 5;
   std::size_t top = 20;
   std::uint64_t seed = 0;
-  bool json = false, force = false, resume = false;
+  bool json = false, force = false, resume = false, positional = false;
 };
 
 void add_options(CLI::App* cmd, DiscoverArgs& o) {
@@ -39,6 +39,7 @@ void add_options(CLI::App* cmd, DiscoverArgs& o) {
   cmd->add_option("--probe-layer", o.probe_layer, "probe layer to use (default: the run's main layer)");
   cmd->add_option("--method", o.method, "edge scores: path (path patching), eap or eap-ig; several (path,eap): the first is the graph, all are compared")
       ->check(edge_methods_check(/*allow_none=*/false));
+  add_positional_options(cmd, o.positional, o.span_aggregation);
   cmd->add_option("--pairs", o.pairs, "number of clean/corrupted pairs")->check(CLI::Range(1, 100000));
   cmd->add_option("--clean-split", o.clean_split, "tokens per word of the clean prompt, e.g. 3,1");
   cmd->add_option("--corrupted-split", o.corrupted_split, "tokens per word of the corrupted prompt, e.g. 1,2,1");
@@ -57,6 +58,7 @@ CountingCircuitOptions study_options(const DiscoverArgs& o, const ProbeSource& p
   const auto methods = parse_edge_methods(o.method);
   x.method = methods.front();
   if (methods.size() > 1) x.compare_methods = methods;
+  x.positional = positional_option(o.positional, o.span_aggregation);
   x.ig_steps = o.ig_steps;
   x.top_edges = o.top;
   if (!o.ground_truth.empty()) x.ground_truth = GroundTruth::read_file(o.ground_truth);

@@ -19,11 +19,11 @@ namespace patchbay::cli {
 namespace {
 
 struct PatchArgs {
-  std::string model, pairs, metric = "logit-diff", probe, probe_layer, probe_classes, sweeps, graph = "none", ground_truth, out;
+  std::string model, pairs, metric = "logit-diff", probe, probe_layer, probe_classes, sweeps, graph = "none", ground_truth, out, span_aggregation = "sum";
   int ig_steps = 5;
   std::size_t top = 20;
   std::uint64_t seed = 0;
-  bool json = false, force = false, no_bos = false;
+  bool json = false, force = false, no_bos = false, positional = false;
 };
 
 void add_options(CLI::App* cmd, PatchArgs& o) {
@@ -37,6 +37,7 @@ void add_options(CLI::App* cmd, PatchArgs& o) {
   cmd->add_option("--sweeps", o.sweeps, "comma-separated sweeps such as z_layer_head,resid_pre_layer_position (default: discover's)");
   cmd->add_option("--graph", o.graph, "circuit graph by path patching, eap or eap-ig, or none; several (path,eap,eap-ig): the first is the graph, all are compared")
       ->check(edge_methods_check(/*allow_none=*/true));
+  add_positional_options(cmd, o.positional, o.span_aggregation);
   cmd->add_option("--ig-steps", o.ig_steps, "EAP-IG integration steps")->check(CLI::Range(1, 1000));
   cmd->add_option("--top", o.top, "edges kept in the recorded circuit")->check(CLI::PositiveNumber);
   cmd->add_option("--ground-truth", o.ground_truth, "JSON {\"nodes\": [...], \"edges\": [...]} of a known circuit: ROC AUC of the graph's scores");
@@ -79,6 +80,8 @@ PatchingStudyOptions study_options(const PatchArgs& o) {
     s.graph = methods.front();
     if (methods.size() > 1) s.compare_methods = methods;
   }
+  s.positional = positional_option(o.positional, o.span_aggregation);
+  if (s.positional && !s.graph) fail<InputError>("--positional shapes the circuit graph: choose one with --graph path|eap|eap-ig");
   s.ig_steps = o.ig_steps;
   s.top_edges = o.top;
   if (!o.ground_truth.empty()) s.ground_truth = GroundTruth::read_file(o.ground_truth);
@@ -90,7 +93,8 @@ nlohmann::json config_of(const PatchArgs& o, const PatchingStudyOptions& s) {
   for (const auto& sweep : s.sweeps) sweeps.push_back(sweep.short_name());
   return {{"pairs", o.pairs}, {"metric", o.metric}, {"probe", o.probe}, {"probe_layer", o.probe_layer},
           {"probe_classes", o.probe_classes}, {"sweeps", sweeps}, {"graph", o.graph}, {"ig_steps", o.ig_steps},
-          {"top_edges", o.top}, {"seed", o.seed}, {"bos", !o.no_bos}, {"ground_truth", o.ground_truth}};
+          {"top_edges", o.top}, {"seed", o.seed}, {"bos", !o.no_bos}, {"ground_truth", o.ground_truth},
+          {"positional", o.positional ? o.span_aggregation : ""}};
 }
 
 void print_summary(const nlohmann::json& s, const std::vector<std::string>& paths) {

@@ -62,4 +62,11 @@ std::string escape_xml(const std::string& text) {
   return out;
 }
 
+bool is_span_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
 }  // namespace patchbay

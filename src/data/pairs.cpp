@@ -1,5 +1,6 @@
 #include "patchbay/data/pairs.hpp"
 
+#include <algorithm>
 #include <numeric>
 
 #include <ATen/ATen.h>
@@ -9,6 +10,13 @@
 #include "patchbay/core/rng.hpp"
 
 namespace patchbay {
+
+std::vector<std::string> span_names(const std::vector<NamedSpan>& spans) {
+  std::vector<std::string> names;
+  for (const auto& s : spans) names.push_back(s.name);
+  return names;
+}
+
 std::vector<PromptPair> token_aligned_pairs(const Tokenizer& tok, const PairOptions& o) {
   const int clean_total = std::accumulate(o.clean_split.begin(), o.clean_split.end(), 0);
   const int corrupted_total = std::accumulate(o.corrupted_split.begin(), o.corrupted_split.end(), 0);

@@ -5,9 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fmt/ranges.h>
+
 #include "patchbay/core/error.hpp"
 
 namespace patchbay {
+
 namespace {
 
 // Where a line's problems are reported: "pairs.jsonl line 7".
@@ -83,6 +86,33 @@ std::int32_t target_field(const nlohmann::json& j, std::size_t length, const Lin
   return static_cast<std::int32_t>(target);
 }
 
+// "spans": [{"name": "subject", "first": 1, "last": 3}, ...]: names of letters, digits and '_',
+// each within the prompt, in token order without overlap (their cover is checked with the target
+// by span_schema).
+std::vector<NamedSpan> spans_field(const nlohmann::json& j, std::size_t length, const Line& line) {
+  std::vector<NamedSpan> spans;
+  if (!j.contains("spans")) return spans;
+  const auto& v = j["spans"];
+  if (!v.is_array() || v.empty()) line.fail("'spans' must be a non-empty array of {{\"name\", \"first\", \"last\"}} objects");
+  for (const auto& s : v) {
+    if (!s.is_object() || s.size() != 3 || !s.contains("name") || !s.contains("first") || !s.contains("last") || !s["name"].is_string() ||
+        !s["first"].is_number_integer() || !s["last"].is_number_integer())
+      line.fail("each span must be {{\"name\": string, \"first\": token index, \"last\": token index}}, got {}", s.dump());
+    const auto first = s["first"].get<std::int64_t>(), last = s["last"].get<std::int64_t>();
+    const auto name = s["name"].get<std::string>();
+    if (!is_span_name(name)) line.fail("span name {} must be letters, digits and '_'", s["name"].dump());
+    if (first < 0 || last < first || last >= static_cast<std::int64_t>(length))
+      line.fail("span '{}' covers tokens {}..{}: expected 0 <= first <= last < {} (the prompt's length)", name, first, last, length);
+    if (!spans.empty() && first != spans.back().last + 1)
+      line.fail("span '{}' starts at token {} but '{}' ends at {}: spans must follow each other without gaps or overlaps", name, first,
+                spans.back().name, spans.back().last);
+    for (const auto& other : spans)
+      if (other.name == name) line.fail("span name '{}' is used twice", name);
+    spans.push_back({name, static_cast<std::int32_t>(first), static_cast<std::int32_t>(last)});
+  }
+  return spans;
+}
+
 PromptPair parse_line(const std::string& text, const Line& line, const PairsFileOptions& o) {
   nlohmann::json j;
   try {
@@ -92,10 +122,10 @@ PromptPair parse_line(const std::string& text, const Line& line, const PairsFile
   }
   if (!j.is_object()) line.fail("expected a JSON object, got {}", j.type_name());
   static const std::vector<std::string> known = {"clean", "clean_ids", "corrupted", "corrupted_ids", "correct", "correct_id",
-                                                 "incorrect", "incorrect_id", "position"};
+                                                 "incorrect", "incorrect_id", "position", "spans"};
   for (const auto& [key, value] : j.items())
     if (std::find(known.begin(), known.end(), key) == known.end())
-      line.fail("unknown field '{}' (expected clean[_ids], corrupted[_ids], correct[_id], incorrect[_id], position)", key);
+      line.fail("unknown field '{}' (expected clean[_ids], corrupted[_ids], correct[_id], incorrect[_id], position, spans)", key);
   PromptPair p;
   p.clean.tokens = prompt_field(j, "clean", line, o);
   p.corrupted.tokens = prompt_field(j, "corrupted", line, o);
@@ -108,6 +138,7 @@ PromptPair parse_line(const std::string& text, const Line& line, const PairsFile
   p.correct = answer_field(j, "correct", line, o);
   p.incorrect = answer_field(j, "incorrect", line, o);
   p.clean_label = p.corrupted_label = -1;  // no word indices: not a word-index pair
+  p.spans = spans_field(j, p.clean.tokens.size(), line);
   return p;
 }
 
@@ -128,6 +159,10 @@ std::vector<PromptPair> parse_pairs(std::istream& in, const std::string& name, c
       line.fail("{} tokens with the target at {}, but line {} has {} tokens with the target at {}: every pair must have the same "
                 "token count and target (patching runs them as one batch)",
                 pair.clean.tokens.size(), pair.target, first_line, pairs.front().clean.tokens.size(), pairs.front().target);
+    } else if (span_names(pair.spans) != span_names(pairs.front().spans)) {
+      line.fail("spans [{}] differ from line {}'s [{}]: every pair must name the same spans in the same order (a position-aware "
+                "circuit's nodes are shared by all pairs)",
+                fmt::join(span_names(pair.spans), ", "), first_line, fmt::join(span_names(pairs.front().spans), ", "));
     }
     pairs.push_back(std::move(pair));
   }
@@ -148,6 +183,7 @@ std::string pair_to_json_line(const PromptPair& p) {
   nlohmann::json j{{"clean_ids", p.clean.tokens}, {"corrupted_ids", p.corrupted.tokens}, {"position", p.target}};
   if (p.correct >= 0) j["correct_id"] = p.correct;
   if (p.incorrect >= 0) j["incorrect_id"] = p.incorrect;
+  for (const auto& s : p.spans) j["spans"].push_back({{"name", s.name}, {"first", s.first}, {"last", s.last}});
   return j.dump();
 }
 

@@ -32,6 +32,7 @@ nlohmann::json counting_circuit_config(const CountingCircuitOptions& o, const Pr
           {"dictionary", o.pairs.dictionary},   {"method", to_string(o.method)},
           {"ig_steps", o.ig_steps},             {"top_edges", o.top_edges},
           {"compare_methods", compare_method_names(o.compare_methods)},
+          {"positional", o.positional ? to_string(*o.positional) : ""},
           {"probe", probe.path},                {"probe_layer", probe.layer}};
 }
 
@@ -103,6 +104,7 @@ PatchingStudyOptions study_options(const CountingCircuitOptions& o) {
   s.ablation = o.mean_ablation;
   s.ablation.seed = o.pairs.seed;
   s.graph = o.method;
+  s.positional = o.positional;
   s.ig_steps = o.ig_steps;
   s.top_edges = o.top_edges;
   s.faithfulness_fractions = o.faithfulness_fractions;

@@ -9,6 +9,7 @@
 #include "patchbay/core/warnings.hpp"
 #include "patchbay/experiments/discover_checkpoint.hpp"
 #include "patchbay/patching/path.hpp"
+#include "patchbay/patching/positional_edges.hpp"
 
 namespace patchbay {
 
@@ -78,14 +79,30 @@ std::vector<AblationSweepResult> ablate_each_component(const Model& model, const
   return out;
 }
 
+// The spans of a position-aware study (empty for whole components).
+SpanSchema study_spans(const PatchingStudyOptions& o, const std::vector<PromptPair>& pairs) {
+  return o.positional ? span_schema(pairs) : SpanSchema{};
+}
+
 EdgeScores score_edges(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric, const PatchingStudyOptions& o,
                        EdgeMethod method, const DiscoverCheckpoint* checkpoint) {
-  if (auto done = checkpoint ? checkpoint->edges() : std::nullopt) return std::move(*done);
+  const auto spans = study_spans(o, pairs);
+  if (auto done = checkpoint ? checkpoint->edges() : std::nullopt) {
+    done->spans = spans;  // the checkpoint keeps the scores; the spans are the pairs'
+    if (o.positional && method != EdgeMethod::Path) done->aggregation = to_string(*o.positional);
+    return std::move(*done);
+  }
   EdgeScores edges;
-  switch (method) {
-    case EdgeMethod::Eap: edges = edge_attribution(model, pairs, metric, PatchDirection::CleanIntoCorrupted, 0); break;
-    case EdgeMethod::EapIg: edges = edge_attribution(model, pairs, metric, PatchDirection::CleanIntoCorrupted, o.ig_steps); break;
-    case EdgeMethod::Path: edges = path_patch(model, pairs, metric, PatchDirection::CleanIntoCorrupted); break;
+  const auto direction = PatchDirection::CleanIntoCorrupted;
+  const int ig_steps = method == EdgeMethod::EapIg ? o.ig_steps : 0;
+  if (method == EdgeMethod::Path) {
+    PathPatchOptions path;
+    if (o.positional) path.spans = spans;
+    edges = path_patch(model, pairs, metric, direction, path);
+  } else if (o.positional) {
+    edges = positional_edge_attribution(model, pairs, metric, direction, spans, *o.positional, ig_steps);
+  } else {
+    edges = edge_attribution(model, pairs, metric, direction, ig_steps);
   }
   if (checkpoint) checkpoint->save(edges);
   return edges;
@@ -110,7 +127,9 @@ ScoredCircuit scored_circuit(const Model& model, const std::vector<PromptPair>& 
   if (info.metric.empty()) info.metric = fmt::format("{}, target position {}", metric.describe(), pairs.front().target);
   c.graph = CircuitGraph::from_edge_scores(c.edges, std::move(info));
   c.graph.keep_top_k(o.top_edges);
-  c.faithfulness = faithfulness(model, pairs, metric, c.graph, {.ablations = circuit_ablations(o.ablation.seed), .fractions = o.faithfulness_fractions});
+  FaithfulnessOptions evaluation{.ablations = circuit_ablations(o.ablation.seed), .fractions = o.faithfulness_fractions};
+  if (o.positional) evaluation.spans = c.edges.spans;
+  c.faithfulness = faithfulness(model, pairs, metric, c.graph, evaluation);
   if (o.ground_truth) c.ground_truth = ground_truth_auc(c.graph, *o.ground_truth);
   c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return c;
@@ -146,7 +165,7 @@ PatchingStudyResults run_patching_study(const Model& model, std::vector<PromptPa
   if ((o.ground_truth || !o.compare_methods.empty()) && !o.graph)
     fail<InputError>("a ground truth or a method comparison scores circuit graphs: choose a graph method");
   if (o.ground_truth) {
-    o.ground_truth->check_against(edge_layout(model.config(), metric.layer()));
+    o.ground_truth->check_against(edge_layout(model.config(), metric.layer()), study_spans(o, pairs));
   }
   PatchingStudyResults r;
   r.pairs = std::move(pairs);

@@ -115,6 +115,8 @@ void write_patching_study(H5Writer& out, const PatchingStudyResults& r) {
   if (!r.has_graph()) return;
   write_edge_scores(out, r.edges);
   r.graph.write(out, "graph");
+  r.edges.spans.write(out, "graph");  // position-aware graphs: graph/spans
+  if (r.edges.positional()) out.write_attribute("span_aggregation", r.edges.aggregation.empty() ? "exact" : r.edges.aggregation, "graph");
   write_faithfulness(out, r.faithfulness);
   if (r.ground_truth) write_ground_truth_auc(out, *r.ground_truth);
   if (!r.comparison.empty()) write_method_comparison(out, r.comparison);
@@ -128,7 +130,12 @@ PatchingStudyResults read_patching_study(const H5Reader& in) {
   r.attributions = read_attributions(in);
   r.ablations = read_ablations(in);
   r.edges = read_edge_scores(in);
-  if (in.has("graph/nodes/name")) r.graph = CircuitGraph::read(in, "graph");
+  if (in.has("graph/nodes/name")) {
+    r.graph = CircuitGraph::read(in, "graph");
+    r.edges.spans = SpanSchema::read(in, "graph");
+    const auto aggregation = in.attribute("span_aggregation", "graph").value_or("");
+    r.edges.aggregation = aggregation == "exact" ? "" : aggregation;
+  }
   r.faithfulness = read_faithfulness(in);
   r.ground_truth = read_ground_truth_auc(in);
   r.comparison = read_method_comparison(in);

@@ -28,24 +28,35 @@ NodeKind parse_node_kind(const std::string& s) {
 
 namespace {
 
-// "a3.h5<q>" -> ("a3.h5", "q"); "m2" -> ("m2", "").
+// "a3.h5<q>" -> ("a3.h5", "q"); "m2" -> ("m2", ""); "a3.h5<k>@w2" -> ("a3.h5@w2", "k").
 std::pair<std::string, std::string> split_receiver(const std::string& r) {
-  auto lt = r.find('<');
-  if (lt == std::string::npos) return {r, ""};
-  return {r.substr(0, lt), r.substr(lt + 1, r.size() - lt - 2)};
+  const auto [component, span] = split_span(r);
+  const auto lt = component.find('<');
+  if (lt == std::string_view::npos) return {r, ""};
+  const auto node = std::string(component.substr(0, lt));
+  return {span.empty() ? node : at_span(node, span), std::string(component.substr(lt + 1, component.size() - lt - 2))};
 }
 
 CircuitNode node_from_name(const std::string& name, int readout_layer) {
-  const auto parsed = parse_component_name(name);
-  if (!parsed || parsed->side != 0) fail<InputError>("'{}' is not a component name (input, a{{l}}.h{{h}}, m{{l}}, readout)", name);
+  const auto [component, span] = split_span(name);
+  const auto parsed = parse_component_name(component);
+  if (!parsed || parsed->side != 0 || (!span.empty() && (!is_span_name(span) || parsed->kind == NodeKind::Readout)))
+    fail<InputError>("'{}' is not a component name (input, a{{l}}.h{{h}}, m{{l}}, readout; at a span: a{{l}}.h{{h}}@SPAN)", name);
   CircuitNode n;
   n.name = name;
+  n.span = std::string(span);
   n.kind = parsed->kind;
   n.layer = parsed->kind == NodeKind::Readout ? readout_layer : parsed->layer;
   n.head = static_cast<int>(parsed->head);
   return n;
 }
 }  // namespace
+
+std::string receiver_name(const CircuitNode& target, const std::string& qkv) {
+  if (qkv.empty()) return target.name;
+  const auto component = std::string(split_span(target.name).first) + "<" + qkv + ">";
+  return target.span.empty() ? component : at_span(component, target.span);
+}
 
 CircuitGraph CircuitGraph::from_edge_scores(const EdgeScores& s, GraphInfo info) {
   CircuitGraph cg;
@@ -183,7 +194,7 @@ std::vector<std::tuple<std::string, std::string, double>> CircuitGraph::top_edge
   std::vector<std::tuple<std::string, std::string, double>> out;
   for (auto e : boost::make_iterator_range(boost::edges(g_))) {
     if (kept_only && !g_[e].kept) continue;
-    auto target = g_[boost::target(e, g_)].name + (g_[e].qkv.empty() ? "" : "<" + g_[e].qkv + ">");
+    auto target = receiver_name(g_[boost::target(e, g_)], g_[e].qkv);
     out.emplace_back(g_[boost::source(e, g_)].name, target, g_[e].score);
   }
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return std::abs(std::get<2>(a)) > std::abs(std::get<2>(b)); });

@@ -19,8 +19,8 @@ constexpr int kMaxGraphLayers = 256;
 
 std::string edge_name(const CircuitGraph::Graph& g, CircuitGraph::EdgeId e, const std::string& readout_as) {
   auto name = [&](CircuitGraph::Vertex v) { return g[v].kind == NodeKind::Readout ? readout_as : g[v].name; };
-  auto s = name(boost::source(e, g)) + "->" + name(boost::target(e, g));
-  return g[e].qkv.empty() ? s : s + "<" + g[e].qkv + ">";
+  const auto target = boost::target(e, g);
+  return name(boost::source(e, g)) + "->" + (g[target].kind == NodeKind::Readout ? readout_as : receiver_name(g[target], g[e].qkv));
 }
 
 double max_abs_score(const CircuitGraph::Graph& g) {
@@ -32,12 +32,13 @@ double max_abs_score(const CircuitGraph::Graph& g) {
 }  // namespace
 
 void CircuitGraph::write(H5Writer& out, const std::string& group) const {
-  std::vector<std::string> names, kinds, qkv;
+  std::vector<std::string> names, kinds, spans, qkv;
   std::vector<std::int64_t> layer, head, kept, source, target, edge_kept;
   std::vector<double> score, edge_score;
   for (auto v : boost::make_iterator_range(boost::vertices(g_))) {
     names.push_back(g_[v].name);
     kinds.push_back(to_string(g_[v].kind));
+    spans.push_back(g_[v].span);
     layer.push_back(g_[v].layer);
     head.push_back(g_[v].head);
     score.push_back(g_[v].score);
@@ -54,6 +55,7 @@ void CircuitGraph::write(H5Writer& out, const std::string& group) const {
   const std::vector<std::string> node_axis{"node"}, edge_axis{"edge"};
   out.write_strings(n + "name", names, {node_axis, "component name: input, a{layer}.h{head}, m{layer}, readout"});
   out.write_strings(n + "kind", kinds, {node_axis, "component kind: input, head, mlp, readout"});
+  out.write_strings(n + "span", spans, {node_axis, "span of a position-aware node (rows of graph/spans/name); empty for whole components"});
   out.write_int64s(n + "layer", layer, {node_axis, "block of the component; -1 for the input, the probe layer for the read-out"});
   out.write_int64s(n + "head", head, {node_axis, "attention head index; -1 for other components"});
   out.write_doubles(n + "score", score, {node_axis, "sum of |score| of the node's edges"});
@@ -121,9 +123,9 @@ GraphInfo read_graph_info(const H5Reader& in, const std::string& group) {
 
 // Names are identifiers patchbay writes ("a3.h5", "m2", "input", "readout"): printable ASCII.
 void check_name(const H5Reader& in, const std::string& name, std::size_t i) {
-  if (name.empty() || name.size() > 64 ||
+  if (name.empty() || name.size() > 160 ||
       !std::all_of(name.begin(), name.end(), [](char ch) { return ch > ' ' && ch < 127 && ch != '"' && ch != '\\'; }))
-    fail<FormatError>("'{}': node {} has an invalid name (expected up to 64 printable ASCII characters)", in.path(), i);
+    fail<FormatError>("'{}': node {} has an invalid name (expected up to 160 printable ASCII characters)", in.path(), i);
 }
 
 void read_nodes(const H5Reader& in, const std::string& group, CircuitGraph::Graph& g) {
@@ -132,6 +134,9 @@ void read_nodes(const H5Reader& in, const std::string& group, CircuitGraph::Grap
   const auto layer = in.read_int64s(n + "layer"), head = in.read_int64s(n + "head"), kept = in.read_int64s(n + "kept");
   const auto score = in.read_doubles(n + "score");
   const auto V = names.size();
+  // Graphs written before position-aware circuits have no span column: whole components.
+  const auto spans = in.has(n + "span") ? in.read_strings(n + "span") : std::vector<std::string>(V);
+  if (spans.size() != V) fail<FormatError>("'{}': node columns of /{}/nodes have different lengths", in.path(), group);
   if (kinds.size() != V || layer.size() != V || head.size() != V || kept.size() != V || score.size() != V)
     fail<FormatError>("'{}': node columns of /{}/nodes have different lengths", in.path(), group);
   for (std::size_t i = 0; i < V; ++i) {
@@ -144,7 +149,9 @@ void read_nodes(const H5Reader& in, const std::string& group, CircuitGraph::Grap
     } catch (const InputError& e) {
       fail<FormatError>("'{}': node {}: {}", in.path(), i, e.what());
     }
-    boost::add_vertex(CircuitNode{names[i], kind, static_cast<int>(layer[i]), static_cast<int>(head[i]), score[i], kept[i] != 0}, g);
+    if (split_span(names[i]).second != spans[i] || !(spans[i].empty() || is_span_name(spans[i])))
+      fail<FormatError>("'{}': node {} '{}' has span '{}' (expected the name's part after '@')", in.path(), i, names[i], spans[i]);
+    boost::add_vertex(CircuitNode{names[i], kind, static_cast<int>(layer[i]), static_cast<int>(head[i]), score[i], kept[i] != 0, spans[i]}, g);
   }
 }
 
@@ -247,6 +254,9 @@ std::string CircuitGraph::to_graphml() const {
 }
 
 nlohmann::json CircuitGraph::to_eap_json() const {
+  for (auto v : boost::make_iterator_range(boost::vertices(g_)))
+    if (!g_[v].span.empty())
+      fail<InputError>("a position-aware graph ({}) has no EAP-IG JSON form: EAP-IG's Graph has no positions (use --graphml or --dot)", g_[v].name);
   // Our edges by their EAP-IG name; the sink is EAP-IG's "logits".
   std::map<std::string, const CircuitEdge*> ours;
   for (auto e : boost::make_iterator_range(boost::edges(g_))) ours[edge_name(g_, e, "logits")] = &g_[e];

@@ -12,6 +12,7 @@
 #include "patchbay/core/warnings.hpp"
 #include "patchbay/patching/circuit_metric.hpp"
 #include "patchbay/patching/edge_layout.hpp"
+#include "patchbay/patching/positional_edges.hpp"
 
 namespace patchbay {
 
@@ -54,12 +55,12 @@ std::size_t Faithfulness::ablation_index(const std::string& name) const {
 
 namespace {
 
-// The graph's kept edges as a [sender, receiver] mask of the layout.
-at::Tensor kept_mask(const CircuitGraph& graph, const EdgeLayout& layout) {
+// The graph's kept edges as a [sender, receiver] mask in the frame's order (edge_frame).
+at::Tensor kept_mask(const CircuitGraph& graph, const EdgeScores& frame) {
   std::map<std::string, std::int64_t> sender, receiver;
-  for (std::size_t i = 0; i < layout.senders.size(); ++i) sender[layout.senders[i].name] = static_cast<std::int64_t>(i);
-  for (std::size_t i = 0; i < layout.receivers.size(); ++i) receiver[layout.receivers[i].name] = static_cast<std::int64_t>(i);
-  auto mask = at::zeros({static_cast<std::int64_t>(layout.senders.size()), static_cast<std::int64_t>(layout.receivers.size())}, at::kBool);
+  for (std::size_t i = 0; i < frame.senders.size(); ++i) sender[frame.senders[i]] = static_cast<std::int64_t>(i);
+  for (std::size_t i = 0; i < frame.receivers.size(); ++i) receiver[frame.receivers[i]] = static_cast<std::int64_t>(i);
+  auto mask = at::zeros(frame.valid.sizes(), at::kBool);
   for (const auto& [from, to, score] : graph.top_edges(graph.num_edges(), /*kept_only=*/true)) {
     const auto s = sender.find(from), r = receiver.find(to);
     if (s == sender.end() || r == receiver.end()) fail<InputError>("the graph's edge {}->{} is not an edge of the model's layout", from, to);
@@ -107,15 +108,16 @@ Faithfulness faithfulness(const Model& model, const std::vector<PromptPair>& pai
   if (graph.info().readout_layer != metric.layer())
     fail<InputError>("the graph reads out at layer {} but the metric at layer {}", graph.info().readout_layer, metric.layer());
   if (o.ablations.empty()) fail<InputError>("faithfulness needs at least one ablation");
-  const auto layout = edge_layout(model.config(), metric.layer());
+  const auto frame = edge_frame(edge_layout(model.config(), metric.layer()), o.spans.value_or(SpanSchema{}), metric.layer());
+  const CircuitMetricOptions by_span{.spans = o.spans};
   auto mean_metric = [&](const at::Tensor& kept, const AblationOptions& a) {
-    return circuit_metric(model, pairs, metric, kept, a).mean().item<double>();
+    return circuit_metric(model, pairs, metric, kept, a, by_span).mean().item<double>();
   };
-  const auto all = layout.valid(), none = at::zeros_like(all);
+  const auto all = frame.valid, none = at::zeros_like(all);
   Faithfulness f;
-  const auto full = circuit_metric(model, pairs, metric, all, {});  // [pair]: nothing ablated, the same for every ablation
+  const auto full = circuit_metric(model, pairs, metric, all, {}, by_span);  // [pair]: nothing ablated, the same for every ablation
   for (const auto& a : o.ablations) {
-    const auto empty = circuit_metric(model, pairs, metric, none, a.options);  // [pair]
+    const auto empty = circuit_metric(model, pairs, metric, none, a.options, by_span);  // [pair]
     f.ablations.push_back(a.name);
     f.full.push_back(full.mean().item<double>());
     f.empty.push_back(empty.mean().item<double>());
@@ -124,7 +126,7 @@ Faithfulness faithfulness(const Model& model, const std::vector<PromptPair>& pai
   }
   for (auto& c : circuits_to_evaluate(graph, o)) {
     FaithfulnessPoint p{c.fraction, c.graph.kept_edges(), c.graph.kept_nodes(), c.graph_size, {}};
-    const auto kept = kept_mask(c.graph, layout);
+    const auto kept = kept_mask(c.graph, frame);
     for (std::size_t i = 0; i < o.ablations.size(); ++i)
       p.value.push_back((mean_metric(kept, o.ablations[i].options) - f.empty[i]) / (f.full[i] - f.empty[i]));
     f.points.push_back(std::move(p));

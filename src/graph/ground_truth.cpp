@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "patchbay/core/error.hpp"
@@ -63,26 +66,56 @@ GroundTruth GroundTruth::read_file(const std::string& path) {
   return parse(text.str(), path);
 }
 
-void GroundTruth::check_against(const EdgeLayout& layout) const {
+namespace {
+// The component of a ground-truth name and its span's index (-1: a whole name), or nullopt
+// when the span is not one of `spans`.
+std::optional<std::pair<std::string, std::int64_t>> component_and_span(std::string_view name, const SpanSchema& spans) {
+  const auto [component, span] = split_span(name);
+  if (span.empty()) return std::pair{std::string(component), std::int64_t{-1}};
+  const auto it = std::find(spans.names.begin(), spans.names.end(), span);
+  if (it == spans.names.end()) return std::nullopt;
+  return std::pair{std::string(component), static_cast<std::int64_t>(it - spans.names.begin())};
+}
+}  // namespace
+
+void GroundTruth::check_against(const EdgeLayout& layout, const SpanSchema& spans) const {
   auto sender = [&](const std::string& name) -> const EdgeSender* {
     for (const auto& s : layout.senders)
       if (s.name == name) return &s;
     return nullptr;
   };
+  const auto span_list = spans.empty() ? std::string("none: the graph has whole components") : fmt::format("{}", fmt::join(spans.names, ", "));
   for (const auto& n : nodes) {
-    const auto* s = sender(n);
+    const auto parsed = component_and_span(n, spans);
+    const auto* s = parsed ? sender(parsed->first) : nullptr;
     if (!s || s->layer < 0)
-      fail<InputError>("'{}': node '{}' is not a head or MLP up to the read-out layer {} (names like a0.h1, m2)", source, n, layout.receivers.back().layer - 1);
+      fail<InputError>("'{}': node '{}' is not a head or MLP up to the read-out layer {} (names like a0.h1, m2; at a span a0.h1@SPAN, spans: {})",
+                       source, n, layout.receivers.back().layer - 1, span_list);
   }
   for (const auto& e : edges) {
     const auto arrow = e.find("->");
-    const auto* s = arrow == std::string::npos ? nullptr : sender(e.substr(0, arrow));
+    const auto from = arrow == std::string::npos ? std::nullopt : component_and_span(e.substr(0, arrow), spans);
+    const auto to = arrow == std::string::npos ? std::nullopt : component_and_span(e.substr(arrow + 2), spans);
+    const auto* s = from ? sender(from->first) : nullptr;
     const EdgeReceiver* r = nullptr;
-    if (arrow != std::string::npos)
+    if (to)
       for (const auto& candidate : layout.receivers)
-        if (candidate.name == e.substr(arrow + 2)) r = &candidate;
-    if (!s || !r || !EdgeLayout::upstream(*s, *r))
-      fail<InputError>("'{}': '{}' is not an edge of the model up to its read-out (expected SENDER->RECEIVER, e.g. input->a0.h0<k>, a0.h0->m1, m1->logits)", source, e);
+        if (candidate.name == to->first) r = &candidate;
+    // Whole edges name no span; by span both ends do, but the read-out (at the target's span, the last).
+    bool spans_ok = false;
+    if (r && from) {
+      const bool readout = r->side == ReceiverSide::Readout;
+      if (from->second < 0) {
+        spans_ok = to->second < 0;
+      } else if (readout ? to->second < 0 : to->second >= 0) {
+        const auto b = readout ? spans.size() - 1 : to->second;
+        spans_ok = reads_other_positions(r->side) ? from->second <= b : from->second == b;
+      }
+    }
+    if (!s || !r || !EdgeLayout::upstream(*s, *r) || !spans_ok)
+      fail<InputError>("'{}': '{}' is not an edge of the model up to its read-out (expected SENDER->RECEIVER, e.g. input->a0.h0<k>, a0.h0->m1, "
+                       "m1->logits; by span input@s0->a0.h0<k>@s1, within a span or into keys and values from an earlier one; spans: {})",
+                       source, e, span_list);
   }
 }
 
@@ -107,26 +140,52 @@ double roc_auc(const std::vector<double>& scores, const std::vector<bool>& posit
   return (positive_ranks - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg);
 }
 
+namespace {
+bool names_spans(const std::string& name) {
+  const auto arrow = name.find("->");
+  if (arrow == std::string::npos) return !split_span(name).second.empty();
+  return !split_span(name.substr(0, arrow)).second.empty() || !split_span(name.substr(arrow + 2)).second.empty();
+}
+
+// Scores by name, summed over a key: the item's own name, or its whole component's.
+struct KeyedScores {
+  std::map<std::string, double> score;
+  void add(const std::string& key, double value) { score[key] += value; }
+};
+}  // namespace
+
 GroundTruthAuc ground_truth_auc(const CircuitGraph& graph, const GroundTruth& truth) {
   const auto& g = graph.graph();
-  std::set<std::string> true_nodes(truth.nodes.begin(), truth.nodes.end()), true_edges(truth.edges.begin(), truth.edges.end());
-  std::vector<double> node_scores, edge_scores;
-  std::vector<bool> node_in, edge_in;
-  for (auto v : boost::make_iterator_range(boost::vertices(g))) {
-    if (g[v].kind != NodeKind::Head && g[v].kind != NodeKind::Mlp) continue;
-    node_scores.push_back(g[v].score);
-    node_in.push_back(true_nodes.erase(g[v].name) > 0);
-  }
-  for (const auto& [from, to, score] : graph.top_edges(graph.num_edges())) {
-    edge_scores.push_back(std::abs(score));
-    edge_in.push_back(true_edges.erase(from + "->" + to) > 0);
-  }
-  if (!true_nodes.empty()) fail<InputError>("'{}': node '{}' is not a head or MLP of the graph", truth.source, *true_nodes.begin());
-  if (!true_edges.empty()) fail<InputError>("'{}': edge '{}' is not an edge of the graph", truth.source, *true_edges.begin());
+  bool positional = false;
+  for (auto v : boost::make_iterator_range(boost::vertices(g))) positional = positional || !g[v].span.empty();
+  // A truth naming whole components, on a position-aware graph: each component scores the sum over its spans.
+  std::size_t by_span = 0;
+  for (const auto* names : {&truth.nodes, &truth.edges})
+    for (const auto& n : *names) by_span += names_spans(n);
+  if (by_span != 0 && by_span != truth.nodes.size() + truth.edges.size())
+    fail<InputError>("'{}' names some items by span and some as whole components: name all by span or none", truth.source);
+  const bool whole = positional && by_span == 0;
+  auto key = [&](const std::string& name) { return whole ? std::string(split_span(name).first) : name; };
+  KeyedScores nodes, edges;
+  for (auto v : boost::make_iterator_range(boost::vertices(g)))
+    if (g[v].kind == NodeKind::Head || g[v].kind == NodeKind::Mlp) nodes.add(key(g[v].name), g[v].score);
+  for (const auto& [from, to, score] : graph.top_edges(graph.num_edges())) edges.add(key(from) + "->" + key(to), std::abs(score));
+  auto labelled = [&](const KeyedScores& items, const std::vector<std::string>& truth_names, const char* what, const char* kind) {
+    std::set<std::string> positives(truth_names.begin(), truth_names.end());
+    for (const auto& name : positives)
+      if (!items.score.count(name)) fail<InputError>("'{}': {} '{}' is not {} of the graph", truth.source, what, name, kind);
+    std::vector<double> scores;
+    std::vector<bool> in;
+    for (const auto& [name, score] : items.score) {
+      scores.push_back(score);
+      in.push_back(positives.count(name) > 0);
+    }
+    return truth_names.empty() ? NAN : roc_auc(scores, in);
+  };
   GroundTruthAuc out;
   out.ground_truth = truth.source;
-  out.node_roc_auc = truth.nodes.empty() ? NAN : roc_auc(node_scores, node_in);
-  out.edge_roc_auc = truth.edges.empty() ? NAN : roc_auc(edge_scores, edge_in);
+  out.node_roc_auc = labelled(nodes, truth.nodes, "node", "a head or MLP");
+  out.edge_roc_auc = labelled(edges, truth.edges, "edge", "an edge");
   return out;
 }
 

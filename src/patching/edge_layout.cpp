@@ -20,6 +20,14 @@ std::string head_name(int layer, std::int64_t head) { return Component{Component
 std::string mlp_name(int layer) { return Component{ComponentKind::Mlp, layer}.name(); }
 std::string neuron_name(int layer, std::int64_t neuron) { return Component{ComponentKind::Neuron, layer, -1, neuron}.name(); }
 
+std::string at_span(std::string_view component, std::string_view span) { return fmt::format("{}@{}", component, span); }
+
+std::pair<std::string_view, std::string_view> split_span(std::string_view name) {
+  const auto at = name.rfind('@');
+  if (at == std::string_view::npos) return {name, {}};
+  return {name.substr(0, at), name.substr(at + 1)};
+}
+
 namespace {
 // A non-negative decimal number of at most 9 digits at the front of `text`, consumed.
 std::optional<std::int64_t> take_number(std::string_view& text) {

@@ -14,6 +14,7 @@
 #include <fmt/ranges.h>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/patching/edge_layout.hpp"
 #include "patchbay/report/svg.hpp"
 
 namespace patchbay {
@@ -135,11 +136,27 @@ std::string graph_svg(const CircuitGraph& cg, const std::string& title) {
   int n_heads = cg.info().n_heads;
   for (const auto& [r, vs] : rows)
     for (auto v : vs) n_heads = std::max(n_heads, g[v].head + 1);
-  const double col_w = 80, left = 90, row_h = 70, top = 50;
-  const double w = std::max(480.0, left + col_w * (n_heads + 1) + 20);
+  // A position-aware graph: one block of columns per span, in token order (the order in which
+  // the input's spans appear), the read-out in the last span's block.
+  std::vector<std::string> spans;
+  for (auto v : boost::make_iterator_range(boost::vertices(g)))
+    if (!g[v].span.empty() && std::find(spans.begin(), spans.end(), g[v].span) == spans.end()) spans.push_back(g[v].span);
+  const double block = n_heads + 1;
+  auto block_of = [&](const CircuitNode& n) {
+    if (spans.empty()) return 0.0;
+    if (n.kind == NodeKind::Readout) return static_cast<double>(spans.size() - 1);
+    return static_cast<double>(std::find(spans.begin(), spans.end(), n.span) - spans.begin());
+  };
+  const double col_w = spans.empty() ? 80 : 66, left = 90, row_h = 70, top = spans.empty() ? 50 : 68;
+  const double w = std::max(480.0, left + col_w * block * static_cast<double>(std::max<std::size_t>(1, spans.size())) + 20);
   const double h = top + row_h * static_cast<double>(rows.size()) + 10;
   svg::Canvas c(std::max(w, 20 + svg::text_width(title, 14, true)), h);
   c.text(10, 22, title, 14, "start", 0, "bold");
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    const double x = left + col_w * block * static_cast<double>(i);
+    if (i > 0) c.line(x, top - 12, x, h - 4, {.stroke = "#bbb", .stroke_width = 1});
+    c.text(x + col_w * block / 2, top - 16, "span " + spans[i], 11, "middle", 0, "bold");
+  }
   std::map<CircuitGraph::Vertex, std::pair<double, double>> pos;
   int index = 0;
   for (auto it = rows.rbegin(); it != rows.rend(); ++it, ++index) {
@@ -152,7 +169,7 @@ std::string graph_svg(const CircuitGraph& cg, const std::string& title) {
     for (auto v : it->second) {
       const auto& n = g[v];
       const double column = n.kind == NodeKind::Head ? n.head : n.kind == NodeKind::Mlp ? n_heads : n_heads / 2.0;
-      pos[v] = {left + col_w * (column + 0.5), y};
+      pos[v] = {left + col_w * (block * block_of(n) + column + 0.5), y};
     }
   }
   double top_score = 1e-30;
@@ -176,7 +193,7 @@ std::string graph_svg(const CircuitGraph& cg, const std::string& title) {
     const char* fill = n.kind == NodeKind::Head ? "#dbe8f5" : n.kind == NodeKind::Mlp ? "#f5e6d3" : "#e0e0e0";
     c.rect(xy.first - 30, xy.second - 11, 60, 22, {.fill = fill, .stroke = "#555", .css_class = "mark"},
            node_tooltip(g, v));
-    c.text(xy.first, xy.second + 4, n.name, 11, "middle");
+    c.text(xy.first, xy.second + 4, std::string(split_span(n.name).first), 11, "middle");  // the span is the column's
   }
   return c.str();
 }

@@ -5,10 +5,12 @@
 // prompt and word 2 in the corrupted one.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 
+#include "patchbay/core/text.hpp"  // is_span_name
 #include "patchbay/data/word_index.hpp"
 
 namespace patchbay {
@@ -27,6 +29,15 @@ struct PairOptions {
   std::string dictionary = kDefaultDictionary;
 };
 
+// A named run of tokens, first..last inclusive (absolute positions): a span of a
+// position-aware circuit.
+struct NamedSpan {
+  std::string name;
+  std::int32_t first = 0, last = 0;
+};
+
+std::vector<std::string> span_names(const std::vector<NamedSpan>& spans);
+
 struct PromptPair {
   Prompt clean;
   Prompt corrupted;
@@ -35,6 +46,9 @@ struct PromptPair {
   std::int32_t corrupted_label = 0;
   // Answer tokens the output metrics compare at the target (pairs from a file); -1 when none.
   std::int64_t correct = -1, incorrect = -1;
+  // The pair's own spans, in token order (pairs files' "spans"); empty: derived from the word
+  // structure or one span per position (patching/spans.hpp).
+  std::vector<NamedSpan> spans;
 };
 
 // Draws real words of the required token lengths from the validation words of the split

@@ -26,6 +26,7 @@ namespace patchbay {
 struct CountingCircuitOptions {
   PairOptions pairs;             // splits, number, prefix, seed (prefix/bos default to the probe's run)
   EdgeMethod method = EdgeMethod::Eap;
+  std::optional<SpanAggregation> positional;  // a position-aware graph over the pairs' word spans (PatchingStudyOptions)
   int ig_steps = 5;
   std::size_t top_edges = 20;    // size of the recorded circuit
   std::vector<double> faithfulness_fractions = mib_edge_fractions();  // circuit sizes, fractions of all edges

@@ -40,6 +40,9 @@ struct PatchingStudyOptions {
   std::vector<AblationKind> ablations = {AblationKind::Zero, AblationKind::Mean, AblationKind::Resample};
   AblationOptions ablation;            // per_position and seed for mean and resample ablation
   std::optional<EdgeMethod> graph;     // none: no circuit graph
+  // Position-aware graph: nodes are (component, span) over span_schema(pairs), EAP and EAP-IG
+  // aggregate a span's token scores this way (path patching patches a span's tokens together).
+  std::optional<SpanAggregation> positional;
   int ig_steps = 5;
   std::size_t top_edges = 20;          // size of the recorded circuit
   std::vector<double> faithfulness_fractions = mib_edge_fractions();  // circuit sizes, fractions of all edges

@@ -21,13 +21,16 @@ using NodeKind = ComponentKind;  // graph vertices are the edge layout's compone
 const char* to_string(NodeKind kind);
 NodeKind parse_node_kind(const std::string& name);
 
+// In a position-aware graph a node is a component at a span: "a3.h5@w2", span "w2" (the
+// read-out has none); whole-component graphs leave the span empty.
 struct CircuitNode {
-  std::string name;  // "input", "a3.h5", "m2", "readout"
+  std::string name;  // "input", "a3.h5", "m2", "readout"; "a3.h5@w2" at a span
   NodeKind kind = NodeKind::Input;
   int layer = -1;    // -1 for the input; the read-out's layer is the probe's
   int head = -1;
   double score = 0;  // sum of |score| of the node's edges, or a node-level score
   bool kept = true;
+  std::string span;  // the span's name; empty for whole components and the read-out
 };
 
 struct CircuitEdge {
@@ -35,6 +38,10 @@ struct CircuitEdge {
   double score = 0;
   bool kept = true;
 };
+
+// The receiver an edge enters: the target's name with the head input side, "a1.h2<k>" or by
+// span "a1.h2<k>@w1" (qkv empty: the target's name).
+std::string receiver_name(const CircuitNode& target, const std::string& qkv);
 
 struct GraphInfo {
   std::string method;   // "eap", "eap-ig", "path"

@@ -10,6 +10,7 @@
 // Circuits of each size are kept greedily by |score| (CircuitGraph::keep_top_k) and closed.
 // CPR (area under the curve) and CMD (area between the curve and 1) integrate over MIB's
 // fractions by trapezoids on a linear axis from 0.001 to 1, as MIB's evaluate_area_under_curve.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,7 @@ struct FaithfulnessOptions {
   std::vector<NamedAblation> ablations = circuit_ablations(0);
   std::vector<double> fractions = mib_edge_fractions();  // each in (0, 1], ascending
   bool with_graph_size = true;                           // also the graph's own kept size
+  std::optional<SpanSchema> spans;                       // a position-aware graph's spans (circuit_metric by span)
 };
 
 // `graph` as discovered: its kept edges are the "graph size" point. Each warning also goes to

@@ -7,6 +7,7 @@
 
 #include "patchbay/graph/circuit_graph.hpp"
 #include "patchbay/patching/edge_layout.hpp"
+#include "patchbay/patching/spans.hpp"
 
 namespace patchbay {
 
@@ -19,8 +20,10 @@ struct GroundTruth {
   static GroundTruth read_file(const std::string& path);           // throws InputError naming the file and what is wrong
   static GroundTruth parse(const std::string& text, std::string source);
   // Before any work: every node is a head or MLP of the layout and every edge one of its edges;
-  // InputError naming the first that is not.
-  void check_against(const EdgeLayout& layout) const;
+  // InputError naming the first that is not. With spans (a position-aware graph) names may be
+  // positional ("a1.h2@w1", "input@w0->a1.h2<k>@w1") or whole ("a1.h2": the component at every
+  // span); without, positional names are refused.
+  void check_against(const EdgeLayout& layout, const SpanSchema& spans = {}) const;
 };
 
 // The probability that a random positive scores above a random negative (ties count half):
@@ -30,7 +33,7 @@ double roc_auc(const std::vector<double>& scores, const std::vector<bool>& posit
 
 struct GroundTruthAuc {
   std::string ground_truth;  // the file the truth came from
-  double node_roc_auc = 0;  // over heads and MLPs, by node score (sum of |score| of the node's edges)
+  double node_roc_auc = 0;  // over heads and MLPs, by node score (sum of |score| of the node's edges); a whole name marks every span of it
   double edge_roc_auc = 0;  // over every edge, by |score|
 };
 // Throws InputError naming any ground-truth node or edge the graph does not have.

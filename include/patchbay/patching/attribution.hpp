@@ -11,6 +11,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "patchbay/patching/patch.hpp"
+#include "patchbay/patching/spans.hpp"
 
 namespace patchbay {
 
@@ -20,13 +21,18 @@ PatchResult attribution_patch(const Model& model, const std::vector<PromptPair>&
 
 // Graph components up to the read-out layer, in the EAP-IG naming: senders "input", "a{l}.h{h}",
 // "m{l}"; receivers "a{l}.h{h}<q|k|v>", "m{l}" and the probe read-out "readout" (EAP-IG calls its sink "logits").
+// A position-aware graph (spans not empty) names senders "a1.h6@w2" (sender-major, spans in
+// order), receivers "a1.h6<k>@w3" likewise and one read-out "readout" at the target's span.
 struct EdgeScores {
   std::vector<std::string> senders;
   std::vector<std::string> receivers;
   at::Tensor scores;  // [sender, receiver]; 0 where there is no edge
   at::Tensor valid;   // [sender, receiver] bool: the sender is upstream of the receiver
   int readout_layer = 0;
-  std::string method;  // "eap" or "eap-ig"
+  std::string method;  // "eap", "eap-ig" or "path"
+  SpanSchema spans;             // empty: whole components
+  std::string aggregation;      // a position-aware graph's span aggregation ("sum", ...)
+  bool positional() const { return !spans.empty(); }
 };
 
 // The sender outputs an edge analysis records: blocks.0.hook_resid_pre (the input), each

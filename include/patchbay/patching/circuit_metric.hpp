@@ -7,16 +7,22 @@
 // prompt's, AblationOptions) put in. Kept edges carry the senders' outputs in this run, so
 // changes inside the circuit propagate along it.
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 
 #include "patchbay/patching/ablation.hpp"
+#include "patchbay/patching/spans.hpp"
 
 namespace patchbay {
 
 struct CircuitMetricOptions {
-  std::int64_t max_batch = 64;  // pairs per forward pass (the per-layer sender outputs are [pairs, pos, senders, d_model])
+  std::int64_t max_batch = 64;  // rows (pairs, times spans by span) per forward pass (the per-layer sender outputs are [rows, pos, senders, d_model])
+  // A position-aware circuit: `kept` is in edge_frame(layout, spans)'s order. The pass runs one
+  // copy of each pair per span (copy b computes the keys and values the queries of span b
+  // read, from their edges), so it costs as many forward passes as there are spans.
+  std::optional<SpanSchema> spans;
 };
 
 // kept: [sender, receiver] bool in edge_layout(model.config(), metric.layer())'s order (invalid

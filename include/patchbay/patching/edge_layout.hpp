@@ -39,8 +39,16 @@ std::string neuron_name(int layer, std::int64_t neuron);     // "m2.n17"
 // `text` is not a component name (callers say what they expected).
 std::optional<Component> parse_component_name(std::string_view text);
 
+// Position-aware names: a component at a span is its name, '@' and the span's name
+// ("a1.h6@w2", a receiver "a1.h6<k>@w3", an edge "m0@w1->a1.h6<k>@w3").
+std::string at_span(std::string_view component, std::string_view span);
+// ("a1.h6<k>", "w3") from "a1.h6<k>@w3"; the span is empty for a whole-component name.
+std::pair<std::string_view, std::string_view> split_span(std::string_view name);
+
 // Which input of a receiver an edge enters.
 enum class ReceiverSide { Query, Key, Value, MlpInput, Readout };
+// Keys and values carry a sender's output from an earlier position to the head's later queries.
+inline bool reads_other_positions(ReceiverSide side) { return side == ReceiverSide::Key || side == ReceiverSide::Value; }
 
 struct EdgeSender {
   std::string name;        // "input", "a3.h5", "m2"
