@@ -15,6 +15,7 @@
 #include "patchbay/graph/method_comparison.hpp"
 #include "patchbay/graph/faithfulness.hpp"
 #include "patchbay/graph/ground_truth.hpp"
+#include "patchbay/patching/spans.hpp"
 #include "patchbay/patching/edge_layout.hpp"
 #include "patchbay/patching/patch_io.hpp"
 #include "patchbay/report/charts.hpp"
@@ -331,7 +332,19 @@ void add_graph(html::Document& doc, const H5Reader& in, const std::string& prefi
                           "Metric: {}. Embeddings at the bottom, the metric's read-out at the top; edge width by |score|, blue "
                           "positive, red negative; hover over a node or edge for its scores.",
                           graph.info().method, graph.kept_edges(), graph.kept_nodes(), graph.num_nodes(), graph.info().metric));
-  s.figure({.name = prefix + "graph", .caption = "The kept circuit, laid out by layer.",
+  const auto spans = SpanSchema::read(in, "graph");
+  if (!spans.empty()) {
+    std::vector<std::string> ranges;
+    for (const auto& r : spans.ranges.front()) ranges.push_back(fmt::format("{} (tokens {}-{})", r.name, r.first, r.last));
+    s.paragraph(fmt::format("A position-aware graph: each node is a component at a span, drawn in that span's column; an edge runs "
+                            "within a span or, into a head's keys and values, from an earlier span. Spans ({}; the first pair's "
+                            "tokens): {}. {}",
+                            spans.source, fmt::join(ranges, ", "),
+                            graph.info().method == "path" ? "Scores are exact path patching of a span's tokens together."
+                                                          : "EAP scores combine a span's tokens by " +
+                                                                in.attribute("span_aggregation", "graph").value_or("?") + "."));
+  }
+  s.figure({.name = prefix + "graph", .caption = spans.empty() ? "The kept circuit, laid out by layer." : "The kept circuit: spans as columns, layers as rows.",
             .svg = graph_svg(graph, fmt::format("Circuit ({}, top {} edges)", graph.info().method, graph.kept_edges()))});
   html::Table t{.header = {"edge", "score"}};
   for (const auto& [from, to, score] : graph.top_edges(15, true)) t.rows.push_back({from + " -> " + to, fmt::format("{:+.5f}", score)});

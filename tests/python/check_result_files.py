@@ -118,6 +118,26 @@ def check_patching(path, pairs_path):
             check(isinstance(f.attrs[key], (np.floating, float)), f"{key} is not a float")
         for key in ["metric_layer", "metric_clean_sign", "metric_separated"]:
             check(isinstance(f.attrs[key], (np.integer, int)), f"{key} is not an integer")
+        if "graph/spans" in f:
+            check_spans(f, n_pairs)
+
+
+def text(values):
+    return [v.decode() if isinstance(v, bytes) else v for v in values]
+
+
+def check_spans(f, n_pairs):
+    # A position-aware graph: graph/spans/{name,first,last}, graph/nodes/span, NAME@SPAN names.
+    spans = text(f["graph/spans/name"][()])
+    first, last = f["graph/spans/first"][()], f["graph/spans/last"][()]
+    check(axes(f["graph/spans/first"]) == ["pair", "span"] and first.shape == (n_pairs, len(spans)), "graph/spans/first is [pair, span]")
+    check(bool((first[:, 0] == 0).all()) and bool((first[:, 1:] == last[:, :-1] + 1).all()), "spans cover the prompt in order")
+    check(bool((last[:, -1] == f["pairs/target"][()]).all()), "the last span ends at the target")
+    names, node_spans = text(f["graph/nodes/name"][()]), text(f["graph/nodes/span"][()])
+    for name, span in zip(names, node_spans):
+        check((name.split("@")[1] if "@" in name else "") == span, f"node {name} has span '{span}'")
+        check(span == "" or span in spans, f"node {name}: span {span} is not in graph/spans/name")
+    check(f["graph"].attrs["span_aggregation"] in ("sum", "mean", "abs-sum", "max-abs", "exact"), "graph span_aggregation")
 
 
 if __name__ == "__main__":

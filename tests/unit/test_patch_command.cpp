@@ -118,6 +118,48 @@ TEST_CASE("patch runs a user's pairs and metric and writes the documented layout
   CHECK(kl_study.metric.clean_sign == -1);
 }
 
+TEST_CASE("patch --positional builds a position-aware graph over the pairs' own spans", "[patch][e2e][positional]") {
+  test::TempDir dir;
+  const std::string spans = R"("spans": [{"name": "story", "first": 0, "last": 6}, {"name": "then", "first": 7, "last": 12}])";
+  const auto pairs = write(dir, "spans.jsonl",
+                           std::string(R"({"clean_ids": [1,317,263,377,267,265,282,295,433,426,291,416,317], "corrupted_ids": [1,317,263,377,267,265,282,295,433,426,291,416,281], "correct_id": 263, "incorrect_id": 295, )") +
+                               spans + "}\n" +
+                               R"({"clean_ids": [1,317,263,377,267,265,282,295,433,426,291,416,295], "corrupted_ids": [1,317,263,377,267,265,282,295,433,426,291,416,281], "correct_id": 263, "incorrect_id": 295, )" +
+                               spans + "}\n");
+  auto run = patch("--pairs '" + pairs + "' --sweeps z_layer_head --graph eap --positional --span-aggregation abs-sum --top 8 --json --out '" +
+                   (dir / "s.h5") + "'");
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  const auto summary = nlohmann::json::parse(run.out);
+  for (const auto& e : summary["top_edges"]) CHECK(e["from"].get<std::string>().find('@') != std::string::npos);
+  // At 100% of the edges the closed circuit drops the dead ends (a last-layer node outside the
+  // target's span reaches no read-out); ablating them cannot matter, up to float rounding.
+  CHECK(summary["faithfulness"].back()["faithfulness"]["corrupted"].get<double>() == Approx(1.0).margin(1e-4));
+  H5Reader f(dir / "s.h5");
+  CHECK(f.read_strings("graph/spans/name") == std::vector<std::string>{"story", "then"});
+  CHECK(f.attribute("span_aggregation", "graph") == std::optional<std::string>("abs-sum"));
+  CHECK(f.shape("graph/spans/first") == std::vector<std::int64_t>{2, 2});
+  const auto study = read_patching_study(f);
+  CHECK(study.edges.spans.names == std::vector<std::string>{"story", "then"});
+  CHECK(study.edges.aggregation == "abs-sum");
+  CHECK(study.graph.graph()[study.graph.vertex("a0.h0@then")].span == "then");
+  CHECK_THAT(test::slurp(dir / "s_report.html"), Catch::Contains("span story") && Catch::Contains("span then"));
+  auto h5py = test::run_command(std::string(PATCHBAY_PYTHON) + " " + PATCHBAY_SOURCE_DIR + "/tests/python/check_result_files.py --patching '" +
+                                (dir / "s.h5") + "' '" + pairs + "'");
+  INFO(h5py.out << h5py.err);
+  CHECK_THAT(h5py.out, Catch::Contains("h5py checks: 0 failed"));
+  auto eap_json = test::run_cli("inspect '" + (dir / "s.h5") + "' --eap-json");
+  CHECK(eap_json.exit_code == 1);
+  CHECK_THAT(eap_json.err, Catch::Contains("no EAP-IG JSON form"));
+  // The aggregation alone, and a graph-less positional study, are refused before any work.
+  auto alone = patch("--pairs '" + pairs + "' --graph eap --span-aggregation mean --out '" + (dir / "t.h5") + "'");
+  CHECK(alone.exit_code == 1);
+  CHECK_THAT(alone.err, Catch::Contains("--span-aggregation mean needs --positional"));
+  auto no_graph = patch("--pairs '" + pairs + "' --positional --out '" + (dir / "u.h5") + "'");
+  CHECK(no_graph.exit_code == 1);
+  CHECK_THAT(no_graph.err, Catch::Contains("--positional shapes the circuit graph"));
+}
+
 TEST_CASE("patch flags a metric that does not tell clean from corrupted, and refuses bad input", "[patch][errors]") {
   test::TempDir dir;
   // Identical clean and corrupted prompts: clean - corrupted is exactly 0.

@@ -10,6 +10,7 @@
 
 #include <ATen/ATen.h>
 
+#include "../support/cli.hpp"
 #include "../support/random_pairs.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/data/pairs_file.hpp"
@@ -304,7 +305,8 @@ TEST_CASE("the positional graph finds the planted counting head at the target re
     CHECK(f.areas.size() == f.ablations.size());
   }
   SECTION("the graph and its spans round-trip through HDF5") {
-    const auto file = std::string(std::tmpnam(nullptr)) + ".h5";
+    test::TempDir dir;
+    const auto file = dir / "graph.h5";
     {
       H5Writer out(file, true);
       graph.write(out);
@@ -319,6 +321,5 @@ TEST_CASE("the positional graph finds the planted counting head at the target re
     CHECK(s.names == spans.names);
     CHECK(s.ranges[5][1].last == 3);
     CHECK_THROWS_WITH(back.to_eap_json(), Catch::Contains("no EAP-IG JSON form"));
-    std::remove(file.c_str());
   }
 }
