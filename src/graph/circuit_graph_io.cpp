@@ -5,6 +5,7 @@
 
 #include "patchbay/core/error.hpp"
 #include "patchbay/graph/circuit_graph.hpp"
+#include "patchbay/io/h5_json.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
 #include "patchbay/patching/edge_layout.hpp"
@@ -113,11 +114,7 @@ GraphInfo read_graph_info(const H5Reader& in, const std::string& group) {
     fail<FormatError>("'{}': graph attributes out of range: n_heads {} (1..{}), n_kv_heads {} (1..n_heads), model_layers {} (1..{}), "
                       "readout_layer {} (0..model_layers-1)",
                       in.path(), i.n_heads, kMaxGraphHeads, i.n_kv_heads, i.model_layers, kMaxGraphLayers, i.readout_layer);
-  try {
-    i.provenance = nlohmann::json::parse(text("provenance"));
-  } catch (const nlohmann::json::exception&) {
-    fail<FormatError>("'{}': graph provenance is not valid JSON", in.path());
-  }
+  i.provenance = parse_result_json(text("provenance"), fmt::format("'{}': graph provenance", in.path()));
   return i;
 }
 

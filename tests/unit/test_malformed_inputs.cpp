@@ -12,6 +12,8 @@
 #include "../support/paths.hpp"
 #include "patchbay/model/export.hpp"
 #include "patchbay/core/error.hpp"
+#include "patchbay/io/h5_json.hpp"
+#include "patchbay/io/h5_writer.hpp"
 #include "patchbay/io/safetensors.hpp"
 #include "patchbay/io/safetensors_writer.hpp"
 #include "patchbay/model/llama2c_header.hpp"
@@ -245,4 +247,31 @@ TEST_CASE("broken tokenizer files are refused with the line or token at fault", 
   CHECK_THAT(missing.err, Catch::Contains("has no tokenizer: expected tokenizer.bin (llama2.c) or vocab.json + merges.txt"));
   auto gpt2 = load_tokenizer(test::models("gpt2"));
   if (gpt2) CHECK_THROWS_WITH(gpt2->decode(std::vector<std::int64_t>{50257}), Catch::Contains("token id 50257 is out of range"));
+}
+
+TEST_CASE("JSON attributes of result files that nest too deep are refused, naming the file and attribute", "[robustness][json]") {
+  // 60,000 nested arrays once crashed `inspect --json` and `report` (their printing recurses):
+  // every result-file reader parses through parse_result_json.
+  CHECK_THROWS_WITH(parse_result_json(std::string(60000, '[') + std::string(60000, ']'), "'x.h5': attribute 'summary'"),
+                    Catch::Contains("'x.h5': attribute 'summary' nests deeper than 256 levels"));
+  std::string objects;
+  for (int i = 0; i < 100000; ++i) objects += "{\"a\":";
+  CHECK_THROWS_AS(parse_result_json(objects + "1" + std::string(100000, '}'), "config"), FormatError);
+  test::TempDir dir;
+  const auto file = dir / "deep.h5";
+  {
+    H5Writer out(file, true);
+    out.write_attribute("summary", std::string(300, '[') + std::string(300, ']'));
+    out.write_attribute("provenance", std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']'));
+    out.write_attribute("inputs", std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']'));
+    out.write_attribute("broken", "{\"a\": ");
+    out.commit();
+  }
+  H5Reader in(file);
+  CHECK_THROWS_WITH(read_json_attribute(in, "summary"), Catch::Contains("deep.h5': attribute 'summary' nests deeper than 256 levels"));
+  CHECK_THROWS_AS(read_json_attribute(in, "summary"), FormatError);
+  CHECK(read_json_attribute(in, "provenance").is_array());  // exactly the limit is read
+  CHECK_THROWS_WITH(read_json_attribute(in, "inputs"), Catch::Contains("nests deeper"));
+  CHECK_THROWS_WITH(read_json_attribute(in, "broken"), Catch::Contains("attribute 'broken' is not valid JSON"));
+  CHECK(read_json_attribute(in, "absent").is_null());
 }
