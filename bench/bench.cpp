@@ -26,6 +26,8 @@
 #include "patchbay/patching/positional_edges.hpp"
 #include "patchbay/probe/extract.hpp"
 #include "patchbay/probe/logistic.hpp"
+#include "patchbay/tokenizer/gpt2_bpe.hpp"
+#include "patchbay/tokenizer/llama2c.hpp"
 
 using namespace patchbay;
 using Clock = std::chrono::steady_clock;
@@ -260,6 +262,36 @@ void bench_stories260K(const Bench& ctx) {
   }
 }
 
+// The llama2.c tokenizer on one line of 10 MB (1 MB with --quick) of story-like text: its merge
+// loop was quadratic (#17: 40 KB took 26 s); the GPT-2 tokenizer on the same text beside it.
+void bench_tokenizer(const Bench& ctx) {
+  auto& r = ctx.r;
+  const std::size_t bytes = ctx.quick ? (1u << 20) : 10u * (1u << 20);
+  const std::string sentence = "Once upon a time, a little girl named Lily found a shiny red ball in the park. ";
+  std::string line;
+  while (line.size() < bytes) line += sentence;
+  line.resize(bytes);
+  for (const auto& root : model_search_path()) {
+    const auto dir = std::filesystem::path(root);
+    if (!r.contains("tokenize_llama2c_s") && std::filesystem::exists(dir / "stories260K" / "tokenizer.bin")) {
+      auto tok = Llama2cTokenizer::from_file((dir / "stories260K" / "tokenizer.bin").string());
+      auto t = Clock::now();
+      r["tokenize_llama2c_tokens"] = tok->encode(line, true).size();
+      r["tokenize_llama2c_s"] = seconds_since(t);
+    }
+    if (!r.contains("tokenize_gpt2_s") && std::filesystem::exists(dir / "gpt2" / "merges.txt")) {
+      auto tok = Gpt2Tokenizer::from_files((dir / "gpt2" / "vocab.json").string(), (dir / "gpt2" / "merges.txt").string());
+      auto t = Clock::now();
+      r["tokenize_gpt2_tokens"] = tok->encode(line).size();
+      r["tokenize_gpt2_s"] = seconds_since(t);
+    }
+  }
+  r["tokenize_bytes"] = bytes;
+  ctx.log(fmt::format("tokenize     one line of {} MiB: llama2.c {:.2f} s ({} tokens), GPT-2 {:.2f} s ({} tokens)", bytes >> 20,
+                      r.value("tokenize_llama2c_s", -1.0), r.value("tokenize_llama2c_tokens", 0), r.value("tokenize_gpt2_s", -1.0),
+                      r.value("tokenize_gpt2_tokens", 0)));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -271,7 +303,7 @@ int main(int argc, char** argv) try {
   app.add_flag("--quick", quick, "small sizes: checks that every benchmark runs, not a measurement");
   app.add_option("--threads", threads, "compute threads (0 = one per core)");
   app.add_option("--device", device_name, "cpu or cuda");
-  app.add_option("--only", only, "run one benchmark: gemm, forward, hooks, patch (with attribution), probe_train, extract, stories260K, positional");
+  app.add_option("--only", only, "run one benchmark: gemm, forward, hooks, patch (with attribution), probe_train, extract, stories260K, positional, tokenizer");
   CLI11_PARSE(app, argc, argv);
   const int n_threads = configure_threads(threads);
   const auto device = parse_device(device_name);
@@ -287,7 +319,7 @@ int main(int argc, char** argv) try {
   const std::pair<std::string, void (*)(const Bench&)> benchmarks[] = {
       {"gemm", bench_gemm},   {"forward", bench_forward},         {"hooks", bench_hooks},
       {"patch", bench_patch}, {"probe_train", bench_probe_train}, {"extract", bench_extract},
-      {"stories260K", bench_stories260K}, {"positional", bench_positional}};
+      {"stories260K", bench_stories260K}, {"positional", bench_positional}, {"tokenizer", bench_tokenizer}};
   for (const auto& [name, run] : benchmarks)
     if (only.empty() || only == name) run(bench);
   if (json) std::cout << r.dump(2) << std::endl;

@@ -4,7 +4,7 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "patchbay-bench exited with ${rc}")
 endif()
 foreach(key gemm_gflops patch_naive_per_s patch_fast_per_s patch_max_abs_diff attribution_s probe_train_s
-        probe_converged extract_peak_rss_mib device)
+        probe_converged extract_peak_rss_mib tokenize_llama2c_s tokenize_gpt2_s device)
   string(JSON value ERROR_VARIABLE err GET "${out}" ${key})
   if(err)
     message(FATAL_ERROR "bench JSON lacks '${key}': ${err}")

@@ -1,6 +1,8 @@
 #include "patchbay/tokenizer/llama2c.hpp"
 
 #include <cstring>
+#include <limits>
+#include <algorithm>
 
 #include "patchbay/core/error.hpp"
 #include "patchbay/io/mapped_file.hpp"
@@ -75,6 +77,70 @@ std::vector<std::int64_t> Llama2cTokenizer::encode(std::string_view text, bool b
   return encode_pieces(text, bos, /*dummy_prefix=*/true);
 }
 
+// llama2.c's merge loop, in O(n log n) rather than its O(n^2): repeatedly merge the adjacent
+// pair whose concatenation is a piece with the highest score, the leftmost on ties, until no
+// pair merges. The candidates sit in a max-heap; a merge changes only its own two neighbours'
+// pairs, so those are pushed anew and entries whose tokens have since changed are skipped when
+// popped. Positions keep their left-to-right order (a merge keeps the left one), so "leftmost"
+// is "smallest position". Scores at or below -1e10 (and NaN) never merge, as in llama2.c.
+void Llama2cTokenizer::merge_greedily(std::vector<std::int64_t>& tokens) const {
+  struct Candidate {
+    float score;
+    std::uint32_t left, right;                      // positions in `tokens`
+    std::int32_t left_token, right_token, merged;  // ids (a vocabulary has at most 2^22)
+  };
+  auto worse = [](const Candidate& a, const Candidate& b) {
+    return a.score < b.score || (a.score == b.score && a.left > b.left);
+  };
+  std::vector<Candidate> heap;  // a max-heap under `worse`, built in O(n) from the first candidates
+  constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+  if (tokens.size() >= kNone) fail<InputError>("text of {} code points is too long to tokenize (at most {})", tokens.size(), kNone - 1);
+  const auto n = static_cast<std::uint32_t>(tokens.size());
+  std::vector<std::uint32_t> prev(n), next(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    prev[i] = i == 0 ? kNone : i - 1;
+    next[i] = i + 1 == n ? kNone : i + 1;
+  }
+  std::string pair;  // reused: one allocation, not one per candidate
+  auto push = [&](std::uint32_t left, std::uint32_t right) {
+    if (left == kNone || right == kNone) return;
+    pair.assign(pieces_[static_cast<std::size_t>(tokens[left])]).append(pieces_[static_cast<std::size_t>(tokens[right])]);
+    const auto merged = lookup(pair);
+    if (merged < 0) return;
+    const float score = scores_[static_cast<std::size_t>(merged)];
+    if (!(score > -1e10f)) return;
+    heap.push_back({score, left, right, static_cast<std::int32_t>(tokens[left]), static_cast<std::int32_t>(tokens[right]),
+                    static_cast<std::int32_t>(merged)});
+  };
+  heap.reserve(n);
+  for (std::uint32_t i = 0; i + 1 < n; ++i) push(i, i + 1);
+  std::make_heap(heap.begin(), heap.end(), worse);
+  auto push_heap = [&](std::uint32_t left, std::uint32_t right) {
+    const auto size = heap.size();
+    push(left, right);
+    if (heap.size() > size) std::push_heap(heap.begin(), heap.end(), worse);
+  };
+  std::vector<bool> removed(n, false);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), worse);
+    const auto c = heap.back();
+    heap.pop_back();
+    const bool current = !removed[c.left] && next[c.left] == c.right && tokens[c.left] == c.left_token &&
+                         tokens[c.right] == c.right_token;
+    if (!current) continue;
+    tokens[c.left] = c.merged;
+    removed[c.right] = true;
+    next[c.left] = next[c.right];
+    if (next[c.right] != kNone) prev[next[c.right]] = c.left;
+    push_heap(prev[c.left], c.left);
+    push_heap(c.left, next[c.left]);
+  }
+  std::size_t kept = 0;
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (!removed[i]) tokens[kept++] = tokens[i];
+  tokens.resize(kept);
+}
+
 std::vector<std::int64_t> Llama2cTokenizer::encode_pieces(std::string_view text, bool bos, bool dummy_prefix) const {
   std::vector<std::int64_t> tokens;
   if (bos) tokens.push_back(kBos);
@@ -98,23 +164,7 @@ std::vector<std::int64_t> Llama2cTokenizer::encode_pieces(std::string_view text,
     }
     buffer.clear();
   }
-  // Greedy merges: the adjacent pair whose concatenation has the highest score, first on ties.
-  while (tokens.size() > 1) {
-    float best_score = -1e10f;
-    std::int64_t best_id = -1;
-    std::size_t best_index = 0;
-    for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
-      auto id = lookup(pieces_[static_cast<std::size_t>(tokens[i])] + pieces_[static_cast<std::size_t>(tokens[i + 1])]);
-      if (id >= 0 && scores_[static_cast<std::size_t>(id)] > best_score) {
-        best_score = scores_[static_cast<std::size_t>(id)];
-        best_id = id;
-        best_index = i;
-      }
-    }
-    if (best_id < 0) break;
-    tokens[best_index] = best_id;
-    tokens.erase(tokens.begin() + static_cast<std::ptrdiff_t>(best_index) + 1);
-  }
+  merge_greedily(tokens);
   return tokens;
 }
 

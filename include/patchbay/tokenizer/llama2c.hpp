@@ -2,7 +2,7 @@
 // The llama2.c tokenizer (tokenizer.bin): a sentencepiece-style vocabulary with scores.
 // Encoding follows llama2.c's `encode`: optional BOS (id 1), a dummy-prefix space, one token
 // per UTF-8 code point with byte fallback at id byte + 3, then greedy merging of the adjacent
-// pair whose merged piece has the best score.
+// pair whose merged piece has the best score (leftmost on ties), in O(n log n).
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -39,6 +39,7 @@ class Llama2cTokenizer : public Tokenizer {
   Llama2cTokenizer() = default;
   std::int64_t lookup(const std::string& piece) const;  // -1 when absent
   std::vector<std::int64_t> encode_pieces(std::string_view text, bool bos, bool dummy_prefix) const;
+  void merge_greedily(std::vector<std::int64_t>& tokens) const;  // in place
 
   std::vector<std::string> pieces_;
   std::vector<float> scores_;
