@@ -1,11 +1,14 @@
 #include "args.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/io/output_path.hpp"
 
 namespace patchbay::cli {
 
@@ -47,6 +50,35 @@ std::vector<EdgeMethod> parse_edge_methods(const std::string& text) {
   return out;
 }
 
+std::function<std::string(const std::string&)> positive_number() {
+  return [](const std::string& text) -> std::string {
+    try {
+      std::size_t used = 0;
+      const double v = std::stod(text, &used);
+      if (used == text.size() && std::isfinite(v) && v > 0) return {};
+    } catch (const std::exception&) {
+    }
+    return fmt::format("must be a positive number, got '{}'", text);
+  };
+}
+
+std::function<std::string(const std::string&)> non_negative_integer() {
+  return [](const std::string& text) -> std::string {
+    const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits && text.size() <= 19) return {};
+    return fmt::format("must be a whole number >= 0 (at most 19 digits), got '{}'", text);
+  };
+}
+
+void refuse_empty_values(const CLI::App& app) {
+  for (const auto* option : app.get_options()) {
+    if (option->count() == 0 || option->get_type_size() == 0) continue;  // absent, or a flag
+    for (const auto& value : option->results())
+      if (value.empty()) fail<InputError>("{}: the value is empty; expected {}", option->get_name(), option->get_description());
+  }
+  for (const auto* sub : app.get_subcommands()) refuse_empty_values(*sub);
+}
+
 std::function<std::string(const std::string&)> edge_methods_check(bool allow_none) {
   return [allow_none](const std::string& text) -> std::string {
     if (allow_none && text == "none") return {};
@@ -69,13 +101,14 @@ int parse_int(const std::string& text, const char* what) {
   fail<InputError>("{}: '{}' is not an integer", what, text);
 }
 
-std::string result_path(const std::string& given, const std::string& default_dir, const std::string& default_name, bool force) {
+std::string result_path(const std::string& given, const std::string& default_dir, const std::string& default_name, bool force,
+                        std::span<const std::string> inputs) {
   std::string out = given;
   if (out.empty()) {
     std::filesystem::create_directories("results/" + default_dir);
     out = "results/" + default_dir + "/" + default_name;
   }
-  if (std::filesystem::exists(out) && !force) fail<ExistsError>("'{}' already exists", out);
+  check_output_path(out, force, inputs);
   return out;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // Parsing of list-valued command-line arguments, shared by the subcommands.
+#include <filesystem>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,16 @@ std::vector<std::string> split_list(const std::string& text, const char* separat
 // The whole of `text` as an int; InputError naming the option `what` otherwise.
 int parse_int(const std::string& text, const char* what);
 
+// CLI11 checks with messages that say what is expected: a finite number > 0 ("must be a
+// positive number, got 'nan'"), and an integer >= 0 written without a sign (a seed of -1
+// would otherwise wrap to 2^64 - 1).
+std::function<std::string(const std::string&)> positive_number();
+std::function<std::string(const std::string&)> non_negative_integer();
+
+// Refuses an option given an empty value (--out "", --word-lengths ""), which would otherwise
+// fall back to its default without a word: InputError naming the option.
+void refuse_empty_values(const CLI::App& app);
+
 // A CLI11 check that `text` is a comma-separated list of edge methods (path, eap, eap-ig),
 // optionally allowing "none" on its own.
 std::function<std::string(const std::string&)> edge_methods_check(bool allow_none);
@@ -28,11 +40,31 @@ std::optional<SpanAggregation> positional_option(bool positional, const std::str
 std::vector<EdgeMethod> parse_edge_methods(const std::string& text);
 
 // Where a command writes its result: `given`, or results/<default_dir>/<default_name> (the
-// directory created). Refuses an existing file unless `force`: before hours of work, not after.
-std::string result_path(const std::string& given, const std::string& default_dir, const std::string& default_name, bool force);
+// directory created). Refuses, before hours of work rather than after, what check_output_path
+// refuses: an existing file unless `force`, a special file, an unwritable directory, an input.
+std::string result_path(const std::string& given, const std::string& default_dir, const std::string& default_name, bool force,
+                        std::span<const std::string> inputs = {});
 
 // The checkpoint directory beside a result (".NAME.checkpoint"), removed once the result is
 // complete. Refuses one an interrupted run left unless `resume`.
 std::string checkpoint_dir_for(const std::string& result, bool resume);
+
+// compute() with the checkpoint directory `dir` removed once it returns. A failure (an exception:
+// bad input found late, a full disk) also removes it when this run created it, so the next run
+// is not told to --resume something that never ran; one an earlier run left is kept for
+// --resume. (An interruption by a signal never reaches here: its checkpoint stays.)
+template <typename Compute>
+auto with_checkpoint(const std::string& dir, Compute&& compute) {
+  const bool created_here = !std::filesystem::exists(dir);
+  try {
+    auto result = compute();
+    std::filesystem::remove_all(dir);
+    return result;
+  } catch (...) {
+    std::error_code ignored;
+    if (created_here) std::filesystem::remove_all(dir, ignored);
+    throw;
+  }
+}
 
 }  // namespace patchbay::cli

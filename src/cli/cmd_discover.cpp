@@ -22,6 +22,7 @@ std::vector<int> parse_split(const std::string& text, const char* what) {
     } catch (const std::exception&) {
       fail<InputError>("{}: '{}' is not a list of token counts such as 3,1", what, text);
     }
+    if (out.back() < 1) fail<InputError>("{}: token count {} in '{}' must be at least 1", what, out.back(), text);
   }
   return out;
 }
@@ -44,9 +45,9 @@ void add_options(CLI::App* cmd, DiscoverArgs& o) {
   cmd->add_option("--clean-split", o.clean_split, "tokens per word of the clean prompt, e.g. 3,1");
   cmd->add_option("--corrupted-split", o.corrupted_split, "tokens per word of the corrupted prompt, e.g. 1,2,1");
   cmd->add_option("--ig-steps", o.ig_steps, "EAP-IG integration steps")->check(CLI::Range(1, 1000));
-  cmd->add_option("--top", o.top, "edges kept in the recorded circuit")->check(CLI::PositiveNumber);
+  cmd->add_option("--top", o.top, "edges kept in the recorded circuit")->check(positive_number());
   cmd->add_option("--ground-truth", o.ground_truth, "JSON {\"nodes\": [...], \"edges\": [...]} of a known circuit: ROC AUC of the graph's scores");
-  cmd->add_option("--seed", o.seed, "seed for the pairs");
+  cmd->add_option("--seed", o.seed, "seed for the pairs")->check(non_negative_integer());
   cmd->add_option("--out", o.out, "result file (default results/counting/MODEL_METHOD_seedS.h5)");
   cmd->add_flag("--force", o.force, "overwrite an existing result file");
   cmd->add_flag("--resume", o.resume, "continue an interrupted run from its checkpoint (same probe contents and options)");
@@ -86,11 +87,14 @@ void run_discover(const DiscoverArgs& o, const GlobalOptions& global) {
   Model model = load_model(resolve_model_dir(o.model), parse_device(global.device));
   const auto probe = load_probe_for(model, o.probe, o.probe_layer);
   auto x = study_options(o, probe);
-  const auto out = result_path(o.out, "counting", fmt::format("{}_{}_seed{}.h5", model.config().name, to_string(x.method), o.seed), o.force);
+  const auto out = result_path(o.out, "counting", fmt::format("{}_{}_seed{}.h5", model.config().name, to_string(x.method), o.seed), o.force,
+                               std::vector<std::string>{o.probe, o.ground_truth});
   x.checkpoint_dir = checkpoint_dir_for(out, o.resume);
-  const auto results = run_counting_circuit(model, probe, x);
-  const auto paths = write_counting_circuit(out, o.force, model, probe, x, results);
-  std::filesystem::remove_all(x.checkpoint_dir);
+  const auto [results, paths] = with_checkpoint(x.checkpoint_dir, [&] {
+    auto results = run_counting_circuit(model, probe, x);
+    auto paths = write_counting_circuit(out, o.force, model, probe, x, results);
+    return std::pair{std::move(results), std::move(paths)};
+  });
   auto summary = results.summary();
   summary["outputs"] = paths;
   if (o.json) std::cout << summary.dump(2) << std::endl;

@@ -1,6 +1,7 @@
 // patchbay inspect: what a result file holds, its provenance and headline numbers.
 #include <iostream>
 
+#include "args.hpp"
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/graph/circuit_graph.hpp"
@@ -18,7 +19,7 @@ struct InspectArgs {
 
 void add_options(CLI::App* cmd, InspectArgs& o) {
   cmd->add_option("file", o.file, "result file (.h5)")->required();
-  cmd->add_option("--top", o.top, "how many components and edges to list")->check(CLI::PositiveNumber);
+  cmd->add_option("--top", o.top, "how many components and edges to list")->check(positive_number());
   auto* dot = cmd->add_flag("--dot", o.dot, "print the circuit graph as GraphViz DOT");
   auto* graphml = cmd->add_flag("--graphml", o.graphml, "print the circuit graph as GraphML");
   auto* eap = cmd->add_flag("--eap-json", o.eap_json, "print the circuit graph in the EAP-IG JSON format");
@@ -44,33 +45,50 @@ nlohmann::json describe(const H5Reader& in, std::size_t top) {
   return j;
 }
 
-void print_summary(const std::string& kind, const nlohmann::json& s, std::size_t top) {
+// The elements of field `key` when it is an array (each an object), else none.
+std::vector<nlohmann::json> objects_in(const nlohmann::json& s, const char* key, const std::string& what) {
+  std::vector<nlohmann::json> out;
+  if (!s.is_object() || !s.contains(key)) return out;
+  if (!s.at(key).is_array()) fail_json_field(what, key, s.at(key), "an array");
+  for (const auto& e : s.at(key)) {
+    if (!e.is_object()) fail_json_field(what, key, s.at(key), "an array of objects");
+    out.push_back(e);
+  }
+  return out;
+}
+
+void print_summary(const std::string& kind, const nlohmann::json& s, std::size_t top, const std::string& what) {
   if (!s.is_object()) return;
+  auto number = [&](const nlohmann::json& j, const char* key) { return json_field<double>(j, key, 0.0, what); };
+  auto text = [&](const nlohmann::json& j, const char* key) { return json_field<std::string>(j, key, "?", what); };
   if (kind == "word_index") {
-    fmt::print("  chance {:.3f}; baselines: absolute position {:.3f}, space count {:.3f}\n", s.value("chance", 0.0),
-               s["baselines"].value("abs_position", 0.0), s["baselines"].value("space_count", 0.0));
-    for (const auto& l : s["layers"])
-      fmt::print("  layer {:>5}: accuracy {:.3f}, control {:.3f}, selectivity {:+.3f}\n", l.value("layer", "?"),
-                 l.value("val_accuracy", 0.0), l.value("control_accuracy", 0.0), l.value("selectivity", 0.0));
+    const auto baselines = json_field<nlohmann::json>(s, "baselines", nlohmann::json::object(), what);
+    fmt::print("  chance {:.3f}; baselines: absolute position {:.3f}, space count {:.3f}\n", number(s, "chance"),
+               number(baselines, "abs_position"), number(baselines, "space_count"));
+    for (const auto& l : objects_in(s, "layers", what))
+      fmt::print("  layer {:>5}: accuracy {:.3f}, control {:.3f}, selectivity {:+.3f}\n", text(l, "layer"), number(l, "val_accuracy"),
+                 number(l, "control_accuracy"), number(l, "selectivity"));
   } else if (kind == "counting_circuit") {
-    fmt::print("  metric: {}\n  clean {:.3f}, corrupted {:.3f}\n", s.value("metric", "?"), s.value("clean_metric", 0.0),
-               s.value("corrupted_metric", 0.0));
+    fmt::print("  metric: {}\n  clean {:.3f}, corrupted {:.3f}\n", text(s, "metric"), number(s, "clean_metric"),
+               number(s, "corrupted_metric"));
     fmt::print("  top heads by exact patching:");
     std::size_t n = 0;
-    for (const auto& h : s["top_heads_patching"])
-      if (n++ < top) fmt::print(" {} {:+.3f};", h.value("component", "?"), h.value("effect", 0.0));
-    fmt::print("\n  attribution vs patching correlation {:.3f}\n", s.value("attribution_vs_patching_correlation", 0.0));
+    for (const auto& h : objects_in(s, "top_heads_patching", what))
+      if (n++ < top) fmt::print(" {} {:+.3f};", text(h, "component"), number(h, "effect"));
+    fmt::print("\n  attribution vs patching correlation {:.3f}\n", number(s, "attribution_vs_patching_correlation"));
   }
 }
 
 void print_text(const nlohmann::json& j, std::size_t top) {
   const std::string kind = j["kind"];
   fmt::print("{}: {} ({} datasets)\n", j["file"].get<std::string>(), kind, j["datasets"].size());
-  if (const auto& p = j["provenance"]; p.is_object())
-    fmt::print("  made by patchbay {} ({}) from {} [{}], sha256 {}..., {}\n", p.value("library_version", "?"), p.value("git_commit", "?"),
-               p.value("model", "?"), p.value("model_architecture", "?"), p.value("model_sha256", "?").substr(0, 12),
-               p.value("created_utc", "?"));
-  print_summary(kind, j["summary"], top);
+  const auto file = j["file"].get<std::string>();
+  if (const auto& p = j["provenance"]; p.is_object()) {
+    auto text = [&](const char* key) { return json_field<std::string>(p, key, "?", fmt::format("'{}': attribute 'provenance'", file)); };
+    fmt::print("  made by patchbay {} ({}) from {} [{}], sha256 {}..., {}\n", text("library_version"), text("git_commit"), text("model"),
+               text("model_architecture"), text("model_sha256").substr(0, 12), text("created_utc"));
+  }
+  print_summary(kind, j["summary"], top, fmt::format("'{}': attribute 'summary'", file));
   if (j.contains("graph")) {
     const auto& g = j["graph"];
     fmt::print("  circuit graph ({}): {} of {} nodes, {} of {} edges kept\n", g["method"].get<std::string>(), g["kept_nodes"].get<std::size_t>(),

@@ -39,9 +39,9 @@ void add_options(CLI::App* cmd, PatchArgs& o) {
       ->check(edge_methods_check(/*allow_none=*/true));
   add_positional_options(cmd, o.positional, o.span_aggregation);
   cmd->add_option("--ig-steps", o.ig_steps, "EAP-IG integration steps")->check(CLI::Range(1, 1000));
-  cmd->add_option("--top", o.top, "edges kept in the recorded circuit")->check(CLI::PositiveNumber);
+  cmd->add_option("--top", o.top, "edges kept in the recorded circuit")->check(positive_number());
   cmd->add_option("--ground-truth", o.ground_truth, "JSON {\"nodes\": [...], \"edges\": [...]} of a known circuit: ROC AUC of the graph's scores");
-  cmd->add_option("--seed", o.seed, "seed of resample ablation");
+  cmd->add_option("--seed", o.seed, "seed of resample ablation")->check(non_negative_integer());
   cmd->add_flag("--no-bos", o.no_bos, "do not prepend BOS to text prompts (default: prepend it, as TransformerLens does)");
   cmd->add_option("--out", o.out, "result file (default results/patching/MODEL_METRIC.h5)");
   cmd->add_flag("--force", o.force, "overwrite an existing result file");
@@ -121,7 +121,7 @@ void run_patch(const PatchArgs& o, const GlobalOptions& global) {
   if (!o.ground_truth.empty()) inputs.push_back(o.ground_truth);
   const auto metric = make_metric(o, model, pairs, inputs);
   const auto options = study_options(o);
-  const auto out = result_path(o.out, "patching", fmt::format("{}_{}.h5", c.name, o.metric), o.force);
+  const auto out = result_path(o.out, "patching", fmt::format("{}_{}.h5", c.name, o.metric), o.force, inputs);
   GraphInfo info{.model = c.name, .dataset = fmt::format("{} pairs from {}", pairs.size(), o.pairs), .probe = o.probe,
                  .seed = o.seed, .model_layers = static_cast<int>(c.n_layers), .n_heads = static_cast<int>(c.n_heads),
                  .n_kv_heads = static_cast<int>(c.n_kv_heads), .d_model = static_cast<int>(c.d_model)};

@@ -64,7 +64,7 @@ void run_probe_text(const ProbeTextArgs& o, const GlobalOptions& global) {
   Model model = load_model(resolve_model_dir(o.model), parse_device(global.device));
   const auto source = load_probe_for(model, o.probe, o.layer);
   const auto text = read_text(o.text_file);
-  const auto out = result_path(o.out, "probe_text", model.config().name + ".h5", o.force);
+  const auto out = result_path(o.out, "probe_text", model.config().name + ".h5", o.force, std::vector<std::string>{o.probe, o.text_file});
   auto result = probe_text(model, source.probe, source.layer, text, !o.no_bos);
   result.probe = o.probe;
   const auto paths = write_probe_text_results(out, o.force, model, result);

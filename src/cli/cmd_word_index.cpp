@@ -56,8 +56,8 @@ struct WordIndexArgs {
 void add_options(CLI::App* cmd, WordIndexArgs& o) {
   cmd->add_option("--model", o.model, "model directory (default: the default model)");
   cmd->add_option("--layers", o.layers, "'all' or a list such as embed,0,3");
-  cmd->add_option("--train-points", o.train_points, "training points (last token of each word)")->check(CLI::PositiveNumber);
-  cmd->add_option("--val-prompts", o.val_prompts, "validation prompts")->check(CLI::PositiveNumber);
+  cmd->add_option("--train-points", o.train_points, "training points (last token of each word)")->check(positive_number());
+  cmd->add_option("--val-prompts", o.val_prompts, "validation prompts")->check(positive_number());
   cmd->add_option("--words", o.words, "words per prompt")->check(CLI::Range(2, 64));
   cmd->add_option("--word-lengths", o.word_lengths, "allowed tokens per word, e.g. 1,2,3 (default: chosen for the vocabulary)");
   cmd->add_option("--variant", o.variants,
@@ -65,12 +65,12 @@ void add_options(CLI::App* cmd, WordIndexArgs& o) {
   cmd->add_option("--prefix", o.prefix, "named prefix from datasets/prefixes.json (default, empty, short, long, ...)");
   cmd->add_option("--prefix-text", o.prefix_text, "literal prefix text (overrides --prefix)");
   cmd->add_option("--readout", o.readout, "token of each word the probe reads: last or first")->check(CLI::IsMember({"last", "first"}));
-  cmd->add_option("--seed", o.seed, "seed for the dataset and control task");
-  cmd->add_option("--C", o.C, "inverse L2 strength (scikit-learn's C)")->check(CLI::PositiveNumber);
-  cmd->add_option("--tol", o.tol, "convergence tolerance on max |gradient|")->check(CLI::PositiveNumber);
-  cmd->add_option("--max-iter", o.max_iter, "L-BFGS iteration limit")->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", o.seed, "seed for the dataset and control task")->check(non_negative_integer());
+  cmd->add_option("--C", o.C, "inverse L2 strength (scikit-learn's C)")->check(positive_number());
+  cmd->add_option("--tol", o.tol, "convergence tolerance on max |gradient|")->check(positive_number());
+  cmd->add_option("--max-iter", o.max_iter, "L-BFGS iteration limit")->check(positive_number());
   cmd->add_flag("--standardize", o.standardize, "standardise features before training");
-  cmd->add_option("--batch-size", o.batch_size, "prompts per forward pass")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", o.batch_size, "prompts per forward pass")->check(positive_number());
   cmd->add_option("--dictionary", o.dictionary, "word list (default /usr/share/dict/words)");
   cmd->add_option("--activations", o.activations, "HDF5 activation cache to reuse or create");
   cmd->add_option("--out", o.out, "result file (default results/word_index/MODEL_seedS.h5)");
@@ -110,11 +110,14 @@ WordIndexExperimentOptions experiment_options(const WordIndexArgs& o, const Mode
 void run_word_index(const WordIndexArgs& o, const GlobalOptions& global) {
   Model model = load_model(resolve_model_dir(o.model), parse_device(global.device));
   auto x = experiment_options(o, model);
-  const auto out = result_path(o.out, "word_index", fmt::format("{}_seed{}.h5", model.config().name, o.seed), o.force);
+  const auto out = result_path(o.out, "word_index", fmt::format("{}_seed{}.h5", model.config().name, o.seed), o.force,
+                               std::vector<std::string>{o.activations, o.dictionary});
   x.checkpoint_dir = checkpoint_dir_for(out, o.resume);
-  const auto results = run_word_index_experiment(model, x);
-  const auto paths = write_word_index_results(out, o.force, model, x, results);
-  std::filesystem::remove_all(x.checkpoint_dir);
+  const auto [results, paths] = with_checkpoint(x.checkpoint_dir, [&] {
+    auto results = run_word_index_experiment(model, x);
+    auto paths = write_word_index_results(out, o.force, model, x, results);
+    return std::pair{std::move(results), std::move(paths)};
+  });
   if (!o.json) return print_table(results, paths);
   auto summary = results.summary(model);
   summary["outputs"] = {{"results", paths[0]},

@@ -1,16 +1,20 @@
 // patchbay command line: parse errors exit 2 with usage, runtime failures exit 1 with one line.
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <exception>
 
 #include <H5Cpp.h>
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 
+#include "args.hpp"
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/core/runtime.hpp"
 #include "patchbay/core/temp_files.hpp"
 #include "patchbay/core/version.hpp"
+#include "patchbay/io/h5_writer.hpp"
 #include "patchbay/model/load.hpp"
 
 namespace patchbay::cli {
@@ -26,6 +30,26 @@ std::string resolve_model_dir(const std::string& flag) {
   }
 }
 
+// The first word of the command line that is not an option (nor a global option's value):
+// what the user meant as the command, for the message when it names none of them.
+std::string first_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--threads" || arg == "--device") ++i;
+    else if (!arg.starts_with("-")) return arg;
+  }
+  return {};
+}
+
+std::string command_names(const CLI::App& app) {
+  std::string names;
+  for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  return names;
+}
+
+int run_reporting_errors(const Runner& runner, const GlobalOptions& global, const std::function<int(const char*)>& report);
+
 }  // namespace patchbay::cli
 
 int main(int argc, char** argv) {
@@ -35,7 +59,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options (--threads, --device, --verbose) may follow the subcommand too
   cli::GlobalOptions global;
-  app.add_option("--threads", global.threads, "compute threads (0 = one per core)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", global.threads, "compute threads (0 = one per core)")->check(cli::non_negative_integer());
   app.add_option("--device", global.device, "cpu, cuda or cuda:N");
   app.add_flag("--verbose,-v", global.verbose, "full error details");
   app.set_version_flag("--version", fmt::format("patchbay {} ({})", library_version(), git_commit()));
@@ -54,9 +78,18 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+    cli::refuse_empty_values(app);
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help, --version
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
   } catch (const CLI::ParseError& e) {
+    if (app.get_subcommands().empty() && !cli::first_word(argc, argv).empty()) {
+      std::fprintf(stderr, "error: unknown command '%s'; the commands are %s (patchbay --help)\n",
+                   cli::first_word(argc, argv).c_str(), cli::command_names(app).c_str());
+      return 2;
+    }
     // Usage of the subcommand that was being parsed (or of the whole tool), then the error.
     const CLI::App* context = &app;
     for (const auto* sub : app.get_subcommands()) context = sub;
@@ -71,6 +104,17 @@ int main(int argc, char** argv) {
     return 1;
   };
   install_interrupt_cleanup();
+  const int code = cli::run_reporting_errors(runner, global, report);
+  if (hdf5_close_failed()) {  // HDF5's exit-time cleanup would crash on the file it could not close
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }
+  return code;
+}
+
+namespace patchbay::cli {
+
+int run_reporting_errors(const Runner& runner, const GlobalOptions& global, const std::function<int(const char*)>& report) {
   try {
     configure_threads(global.threads);
     runner();
@@ -85,3 +129,5 @@ int main(int argc, char** argv) {
     return report(e.what());
   }
 }
+
+}  // namespace patchbay::cli

@@ -14,7 +14,10 @@ void write_result_header(H5Writer& out, const Model& model, const ResultHeader& 
 
 std::vector<std::string> commit_with_report(H5Writer& out, const std::string& path) {
   out.commit();
-  auto written = write_report(build_report({path}), companion_path(path, "_report.html"), companion_path(path, "_"));
+  // The companions belong to the result just committed (new, or replaced with --force): they
+  // are replaced with it.
+  const std::string inputs[] = {path};
+  auto written = write_report(build_report({path}), companion_path(path, "_report.html"), companion_path(path, "_"), /*overwrite=*/true, inputs);
   written.insert(written.begin(), path);
   return written;
 }

@@ -26,7 +26,8 @@ std::string edge_name(const CircuitGraph::Graph& g, CircuitGraph::EdgeId e, cons
 
 double max_abs_score(const CircuitGraph::Graph& g) {
   double m = 0;
-  for (auto e : boost::make_iterator_range(boost::edges(g))) m = std::max(m, std::abs(g[e].score));
+  for (auto e : boost::make_iterator_range(boost::edges(g)))
+    if (std::isfinite(g[e].score)) m = std::max(m, std::abs(g[e].score));
   return m;
 }
 
@@ -140,6 +141,8 @@ void read_nodes(const H5Reader& in, const std::string& group, CircuitGraph::Grap
     check_name(in, names[i], i);
     if (layer[i] < -1 || layer[i] > 100000 || head[i] < -1 || head[i] > 100000)
       fail<FormatError>("'{}': node {} has layer {} and head {}, out of range", in.path(), i, layer[i], head[i]);
+    if (!std::isfinite(score[i]))
+      fail<FormatError>("'{}': node {} '{}' has score {} (expected a finite number)", in.path(), i, names[i], score[i]);
     NodeKind kind;
     try {
       kind = parse_node_kind(kinds[i]);
@@ -163,6 +166,8 @@ void read_edges(const H5Reader& in, const std::string& group, CircuitGraph::Grap
   for (std::size_t i = 0; i < E; ++i) {
     if (!(qkv[i].empty() || qkv[i] == "q" || qkv[i] == "k" || qkv[i] == "v"))
       fail<FormatError>("'{}': edge {} has input '{}' (expected q, k, v or empty)", in.path(), i, qkv[i]);
+    if (!std::isfinite(score[i]))
+      fail<FormatError>("'{}': edge {} has score {} (expected a finite number)", in.path(), i, score[i]);
     const auto s = source[i], t = target[i];
     if (s < 0 || static_cast<std::size_t>(s) >= V || t < 0 || static_cast<std::size_t>(t) >= V)
       fail<FormatError>("'{}': edge {} joins vertices {} -> {}, outside 0..{}", in.path(), i, s, t, static_cast<std::int64_t>(V) - 1);
@@ -204,7 +209,8 @@ std::string CircuitGraph::to_dot(bool kept_only) const {
     if (kept_only && !g_[e].kept) continue;
     const auto& edge = g_[e];
     out += fmt::format("  \"{}\" -> \"{}\" [penwidth={:.2f}, color=\"{}\"{}, tooltip=\"{:.4g}\"];\n",
-                       g_[boost::source(e, g_)].name, g_[boost::target(e, g_)].name, 0.5 + 4.5 * std::abs(edge.score) / top,
+                       g_[boost::source(e, g_)].name, g_[boost::target(e, g_)].name,
+                       std::isfinite(edge.score) ? 0.5 + 4.5 * std::abs(edge.score) / top : 5.0,  // NaN / inf: widest
                        edge.score >= 0 ? "#2166ac" : "#b2182b", edge.qkv.empty() ? "" : ", label=\"" + edge.qkv + "\"", edge.score);
   }
   return out + "}\n";

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -24,13 +26,15 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     ~Unregister() { unregister_temp_file(slot); }
   } unregister{slot};
   {
+    errno = 0;
     std::ofstream out(temp, std::ios::binary);
-    if (!out) fail<Error>("cannot write '{}'", temp);
+    if (!out) fail<Error>("cannot write '{}': {}", path, std::strerror(errno != 0 ? errno : EIO));
     out << content;
-    out.flush();
+    out.close();  // a full disk may show only here
     if (!out) {
+      const int err = errno != 0 ? errno : EIO;
       std::remove(temp.c_str());
-      fail<Error>("writing '{}' failed", temp);
+      fail<Error>("writing '{}' failed: {}", path, std::strerror(err));
     }
   }
   std::error_code ec;

@@ -24,6 +24,11 @@ nlohmann::json parse_result_json(const std::string& text, const std::string& wha
   }
 }
 
+void fail_json_field(const std::string& what, const std::string& key, const nlohmann::json& found, const char* expected) {
+  if (found.is_null()) fail<FormatError>("{}: field '{}' is missing; expected {}", what, key, expected);
+  fail<FormatError>("{}: field '{}' is {}, expected {}", what, key, found.type_name(), expected);
+}
+
 nlohmann::json read_json_attribute(const H5Reader& in, const std::string& key, const std::string& object) {
   const auto text = in.attribute(key, object);
   if (!text) return nullptr;

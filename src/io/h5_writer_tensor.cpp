@@ -11,7 +11,7 @@
 namespace patchbay {
 
 void H5Writer::write_tensor(const std::string& name, const at::Tensor& tensor, const DatasetDoc& doc) {
-  if (!is_open()) fail<Error>("H5Writer for '{}' is already committed", path_);
+  start_write();
   auto t = tensor.detach().to(at::kCPU).contiguous();
   H5::PredType type = H5::PredType::NATIVE_FLOAT;
   if (t.scalar_type() == at::kLong) type = H5::PredType::NATIVE_INT64;
@@ -22,15 +22,16 @@ void H5Writer::write_tensor(const std::string& name, const at::Tensor& tensor, c
     H5::Group parent = ensure_parent_groups(h5_file(*this), name);
     auto leaf = name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
     H5::DataSet ds = parent.createDataSet(leaf, type, space);
+    CloseOnce closes(ds);
     ds.write(t.data_ptr(), type);
   } catch (const H5::Exception& e) {
-    fail<Error>("writing dataset '{}' to '{}' failed: {}", name, path_, e.getDetailMsg());
+    fail<Error>("writing dataset '{}' to '{}' failed: {}", name, path_, h5_failure(e));
   }
   describe(name, dims.size(), doc);
 }
 
 void H5Writer::append_rows(const std::string& name, const at::Tensor& rows_in, const DatasetDoc& doc) {
-  if (!is_open()) fail<Error>("H5Writer for '{}' is already committed", path_);
+  start_write();
   auto rows = rows_in.detach().to(at::kCPU, at::kFloat).contiguous();
   if (rows.dim() < 1) fail<InputError>("append_rows('{}') needs at least one dimension", name);
   std::vector<hsize_t> dims(rows.sizes().begin(), rows.sizes().end());
@@ -38,6 +39,7 @@ void H5Writer::append_rows(const std::string& name, const at::Tensor& rows_in, c
     H5::Group parent = ensure_parent_groups(h5_file(*this), name);
     auto leaf = name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
     H5::DataSet ds;
+    CloseOnce closes(ds);  // whichever dataset `ds` holds when the scope ends
     hsize_t offset = 0;
     const bool first_rows = !parent.nameExists(leaf);
     if (first_rows) {
@@ -72,7 +74,7 @@ void H5Writer::append_rows(const std::string& name, const at::Tensor& rows_in, c
     ds.write(rows.data_ptr(), H5::PredType::NATIVE_FLOAT, memory, file_space);
     if (first_rows) describe(name, dims.size(), doc);
   } catch (const H5::Exception& e) {
-    fail<Error>("appending to dataset '{}' in '{}' failed: {}", name, path_, e.getDetailMsg());
+    fail<Error>("appending to dataset '{}' in '{}' failed: {}", name, path_, h5_failure(e));
   }
 }
 

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/shape.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
 
@@ -27,13 +28,25 @@ LogisticProbe read_probe(const H5Reader& in, const std::string& group) {
   LogisticProbe p;
   p.W = in.read_tensor(group + "/W");
   p.b = in.read_tensor(group + "/b");
-  if (p.W.dim() != 2 || p.b.dim() != 1 || p.b.size(0) != p.W.size(1) || p.W.scalar_type() != at::kFloat)
-    fail<FormatError>("'{}': probe '{}' has inconsistent shapes (W {}-d, b {}-d)", in.path(), group, p.W.dim(), p.b.dim());
+  const bool shapes_agree = p.W.dim() == 2 && p.b.dim() == 1 && p.b.size(0) == p.W.size(1);
+  if (!shapes_agree || p.W.scalar_type() != at::kFloat || p.b.scalar_type() != at::kFloat)
+    fail<FormatError>("'{}': probe '{}' has W {} {} and b {} {}; expected float32 W [features, classes] and b [classes]", in.path(),
+                      group, shape_str(p.W.sizes()), c10::toString(p.W.scalar_type()), shape_str(p.b.sizes()),
+                      c10::toString(p.b.scalar_type()));
   if (in.has(group + "/mean")) {
     p.mean = in.read_tensor(group + "/mean");
     p.std = in.read_tensor(group + "/std");
     if (p.mean.numel() != p.W.size(0) || p.std.numel() != p.W.size(0))
       fail<FormatError>("'{}': probe '{}' standardisation does not match its width {}", in.path(), group, p.W.size(0));
+  }
+  // A probe with NaN or Inf (or weights so large their logits overflow float32) gives no metric:
+  // refused here, not after an hour of patching.
+  for (const auto& [name, t] : {std::pair{"W", p.W}, {"b", p.b}, {"mean", p.mean}, {"std", p.std}}) {
+    if (!t.defined()) continue;
+    const auto t64 = t.to(at::kDouble);
+    if (t64.numel() > 0 && (!at::isfinite(t64).all().item<bool>() || t64.abs().max().item<double>() > 1e15))
+      fail<FormatError>("'{}': probe '{}' has {} with non-finite or huge values (|x| > 1e15); expected the finite weights a "
+                        "trained probe has", in.path(), group, name);
   }
   auto number = [&](const char* key) {
     auto value = in.numeric_attribute(key, group);

@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "patchbay/core/error.hpp"
@@ -18,8 +19,13 @@ void require_word_index_file(const H5Reader& in, const std::string& path) {
                      in.attribute("kind").value_or("missing"));
 }
 
+// The dataset the probe was trained on: the pairs built for it must match (prefix, BOS, word
+// lengths), so a summary without it is refused rather than replaced by defaults.
 ProbeDataset read_dataset(const nlohmann::json& summary, const std::string& path) {
-  const auto d = summary.value("dataset", nlohmann::json::object());
+  const auto what = fmt::format("'{}': attribute 'summary'", path);
+  const auto d = json_required<nlohmann::json>(summary, "dataset", what);
+  for (const char* key : {"prefix", "word_lengths"})
+    if (!d.contains(key)) fail<FormatError>("{}: field 'dataset.{}' is missing; a word-index run writes it", what, key);
   ProbeDataset out;
   try {
     out.prefix = d.value("prefix", out.prefix);
@@ -63,18 +69,24 @@ LogisticProbe read_word_index_probe(const std::string& path, const std::string& 
 ProbeSource load_probe_for(const Model& model, const std::string& path, const std::string& layer) {
   H5Reader in(path);
   require_word_index_file(in, path);
-  auto summary = read_json_attribute(in, "summary"), file_provenance = read_json_attribute(in, "provenance");
-  if (!summary.is_object()) summary = nlohmann::json::object();
-  if (!file_provenance.is_object()) file_provenance = nlohmann::json::object();
+  const auto summary = read_json_attribute(in, "summary"), file_provenance = read_json_attribute(in, "provenance");
+  const auto about = [&](const char* attribute) {
+    const auto& j = std::string(attribute) == "summary" ? summary : file_provenance;
+    const auto what = fmt::format("'{}': attribute '{}'", path, attribute);
+    if (!j.is_object())
+      fail<FormatError>("{} is {}, expected the JSON object a word-index run writes", what, j.is_null() ? "missing" : j.type_name());
+    return what;
+  };
+  const auto summary_what = about("summary"), provenance_what = about("provenance");
   const std::string this_model = weights_sha256(model);
-  const std::string probe_model = file_provenance.value("model_sha256", std::string("missing"));
+  const auto probe_model = json_required<std::string>(file_provenance, "model_sha256", provenance_what);
   if (probe_model != this_model)
     fail<InputError>("probe file '{}' was made with another model ({} with weights sha256 {}), not {} ({})", path,
-                     file_provenance.value("model", std::string("?")), probe_model.substr(0, 12), model.config().name,
-                     this_model.substr(0, 12));
+                     json_field<std::string>(file_provenance, "model", "?", provenance_what), probe_model.substr(0, 12),
+                     model.config().name, this_model.substr(0, 12));
   ProbeSource p;
   p.path = path;
-  const std::string name = layer.empty() ? summary.value("main_layer", std::string("0")) : layer;
+  const std::string name = layer.empty() ? json_required<std::string>(summary, "main_layer", summary_what) : layer;
   p.layer = block_layer(name, model);
   p.probe = read_word_index_probe(path, name);
   if (p.probe.n_features() != model.config().d_model)

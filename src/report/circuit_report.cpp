@@ -395,19 +395,22 @@ void add_study_sections(html::Document& doc, const H5Reader& in, const std::vect
 void add_patching_sections(html::Document& doc, const H5Reader& in, const std::string& prefix) {
   const auto summary = read_json_attribute(in, "summary");
   auto& s = doc.section(fmt::format("Patching study ({})", in.attribute("model").value_or("model")));
-  if (summary.is_object()) s.paragraph(fmt::format("{} prompt pairs from a file.", summary.value("pairs", 0)));
+  const auto what = fmt::format("'{}': attribute 'summary'", in.path());
+  if (summary.is_object()) s.paragraph(fmt::format("{} prompt pairs from a file.", json_field<std::int64_t>(summary, "pairs", 0, what)));
   add_metric_paragraph(s, in);
   add_study_sections(doc, in, {}, prefix);
 }
 
 void add_counting_circuit_sections(html::Document& doc, const H5Reader& in, const std::string& prefix) {
   const auto summary = read_json_attribute(in, "summary");
+  const auto what = fmt::format("'{}': attribute 'summary'", in.path());
   auto& s = doc.section(fmt::format("Counting circuit ({})", in.attribute("model").value_or("model")));
   if (summary.is_object())
     s.paragraph(fmt::format("{} token-aligned prompt pairs. Metric: {}. Mean metric on clean prompts {:.4f}, on corrupted prompts "
                             "{:.4f}. Edge method: {}.",
-                            summary.value("pairs", 0), summary.value("metric", std::string("?")), summary.value("clean_metric", 0.0),
-                            summary.value("corrupted_metric", 0.0), summary.value("method", std::string("?"))));
+                            json_field<std::int64_t>(summary, "pairs", 0, what), json_field<std::string>(summary, "metric", "?", what),
+                            json_field<double>(summary, "clean_metric", 0.0, what), json_field<double>(summary, "corrupted_metric", 0.0, what),
+                            json_field<std::string>(summary, "method", "?", what)));
   add_metric_paragraph(s, in);
   const auto examples = read_attention_examples(in);
   add_study_sections(doc, in, examples, prefix);

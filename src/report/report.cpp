@@ -1,9 +1,12 @@
 #include "patchbay/report/report.hpp"
 
+#include <cstdio>
+
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/io/output_path.hpp"
 #include "patchbay/report/svg.hpp"
 #include "report_sections.hpp"
 
@@ -68,16 +71,24 @@ html::Document build_report(const std::vector<std::string>& files) {
   return doc;
 }
 
-std::vector<std::string> write_report(const html::Document& report, const std::string& html_path, const std::string& figure_prefix) {
+std::vector<std::string> write_report(const html::Document& report, const std::string& html_path, const std::string& figure_prefix,
+                                      bool overwrite, std::span<const std::string> inputs) {
   const auto page = report.str();  // checks figure names are unique before anything is written
-  std::vector<std::string> written{html_path};
-  write_file_atomic(html_path, page);
-  if (figure_prefix.empty()) return written;
-  for (const auto& f : report.figures()) {
-    const auto path = figure_prefix + html::safe_name(f.name) + ".svg";
-    write_file_atomic(path, f.svg);
-    written.push_back(path);
+  std::vector<std::string> figures;
+  if (!figure_prefix.empty())
+    for (const auto& f : report.figures()) figures.push_back(figure_prefix + html::safe_name(f.name) + ".svg");
+  check_output_path(html_path, overwrite, inputs);
+  for (const auto& path : figures) check_output_path(path, overwrite, inputs);
+  std::size_t done = 0;
+  try {
+    for (; done < figures.size(); ++done) write_file_atomic(figures[done], report.figures()[done].svg);
+    write_file_atomic(html_path, page);
+  } catch (...) {
+    for (std::size_t i = 0; i < done; ++i) std::remove(figures[i].c_str());
+    throw;
   }
+  std::vector<std::string> written{html_path};
+  written.insert(written.end(), figures.begin(), figures.end());
   return written;
 }
 

@@ -67,7 +67,7 @@ void add_word_index_sections(html::Document& doc, const H5Reader& in, const std:
   sweep.space_count = space_count.accuracy;
   sweep.chance = 1.0 / static_cast<double>(K);
 
-  std::string main_layer = summary.is_object() ? summary.value("main_layer", layers.back()) : layers.back();
+  std::string main_layer = json_field<std::string>(summary, "main_layer", layers.back(), fmt::format("'{}': attribute 'summary'", in.path()));
   if (std::find(layers.begin(), layers.end(), main_layer) == layers.end()) main_layer = layers.back();
   const auto main_index = static_cast<std::size_t>(std::find(layers.begin(), layers.end(), main_layer) - layers.begin());
 

@@ -286,7 +286,7 @@ TEST_CASE("headless Chromium renders the report without script errors", "[report
   auto results = make_results();
   const auto& dir = results->dir;
   const auto page = dir / "both.html";
-  write_report(build_report({results->word_index, results->circuit, results->probe_text}), page, "");
+  write_report(build_report({results->word_index, results->circuit, results->probe_text}), page, "", /*overwrite=*/true, {});
   const auto url = "file://" + page;
 
   // The DOM after scripts ran: the page marks itself ready and records no errors.

@@ -34,9 +34,16 @@ struct DatasetDoc {
 // A file written beside a result: "dir/run.h5" + "_key_plot.svg" -> "dir/run_key_plot.svg".
 std::string companion_path(const std::string& result_path, const std::string& suffix);
 
+// True once an HDF5 object could not be closed (a full disk fails the flush at close). The
+// writer reports that as an error and removes its temporary file, but HDF5 1.10 keeps the
+// half-closed objects and crashes on them in its exit-time cleanup (H5close), so a program that
+// saw this should leave with std::_Exit after reporting, as the command line does.
+bool hdf5_close_failed();
+
 class H5Writer {
  public:
-  // Throws InputError when `path` exists and `overwrite` is false, or its directory is missing.
+  // Refuses `path` as check_output_path does (an existing file unless `overwrite`, a special
+  // file, a missing or read-only directory) before anything is created.
   H5Writer(std::string path, bool overwrite);
   ~H5Writer();
   H5Writer(const H5Writer&) = delete;
@@ -86,6 +93,8 @@ class H5Writer {
   friend H5::H5File& h5_file(H5Writer& w);
   // Writes doc's attributes on the dataset `name` after checking it against the data's rank.
   void describe(const std::string& name, std::size_t rank, const DatasetDoc& doc);
+  // Throws unless the file is still open; clears errno so a failure can name its cause.
+  void start_write() const;
   std::string path_;
   std::string temp_path_;
   bool overwrite_;

@@ -2,6 +2,7 @@
 // Reports of result files: every kind patchbay writes (word-index runs, counting circuits,
 // activation caches and features) is rendered from the file alone, so a report can be made
 // anywhere the file is, without the model.
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,8 +15,12 @@ namespace patchbay {
 html::Document build_report(const std::vector<std::string>& files);
 
 // Writes the page to `html_path` and, when `figure_prefix` is not empty, every figure as
-// `figure_prefix + name + ".svg"`, each atomically. Returns the paths written, the page first.
+// `figure_prefix + name + ".svg"`, each atomically. Every path is checked first
+// (check_output_path: existing files only when `overwrite`, never one of `inputs`); the page
+// is written last, and a failure removes the figures already written, so a failed report
+// leaves nothing. Returns the paths written, the page first.
 std::vector<std::string> write_report(const html::Document& report, const std::string& html_path,
-                                      const std::string& figure_prefix);
+                                      const std::string& figure_prefix, bool overwrite,
+                                      std::span<const std::string> inputs);
 
 }  // namespace patchbay
