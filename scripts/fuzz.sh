@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (AddressSanitizer + UndefinedBehaviorSanitizer) into
-# build-fuzz/ and runs each for $PATCHBAY_FUZZ_SECONDS seconds (default 60), starting from the
+# build-fuzz/ and runs each for $PATCHBAY_FUZZ_SECONDS seconds (default 50), starting from the
 # seed corpus in tests/fuzz/corpus/. A crash fails the run; its input is kept under
 # build-fuzz/fuzz-work/NAME/: add it to tests/fuzz/regressions/NAME/ (ctest replays those) and fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${PATCHBAY_FUZZ_SECONDS:-60}"
+seconds="${PATCHBAY_FUZZ_SECONDS:-50}"  # six targets: five minutes in all
 build=build-fuzz
 if [ ! -f "$build/CMakeCache.txt" ]; then
   CC=clang-16 CXX=clang++-16 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite built with AddressSanitizer and UndefinedBehaviorSanitizer (GCC) in
+# The test suite (less the heavy [e2e] cases, run once in Release) built with AddressSanitizer and UndefinedBehaviorSanitizer (GCC) in
 # build-asan/. Any finding fails the run; third-party leaks at exit are suppressed by
 # tests/sanitizers/lsan.supp.
 set -euo pipefail
@@ -17,4 +17,4 @@ cmake --build "$build" --parallel "$(nproc)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:check_initialization_order=1"
 export LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-ctest --test-dir "$build" --output-on-failure --timeout 1800
+ctest --test-dir "$build" --output-on-failure --timeout 1800 --parallel "$(nproc)"

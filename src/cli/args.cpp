@@ -112,12 +112,4 @@ std::string result_path(const std::string& given, const std::string& default_dir
   return out;
 }
 
-std::string checkpoint_dir_for(const std::string& result, bool resume) {
-  const std::filesystem::path path(result);
-  const auto dir = (path.parent_path() / ("." + path.filename().string() + ".checkpoint")).string();
-  if (std::filesystem::exists(dir) && !resume)
-    fail<InputError>("an interrupted run left a checkpoint at '{}'; pass --resume to continue it, or delete it", dir);
-  return dir;
-}
-
 }  // namespace patchbay::cli

@@ -1,6 +1,5 @@
 #pragma once
 // Parsing of list-valued command-line arguments, shared by the subcommands.
-#include <filesystem>
 #include <functional>
 #include <span>
 #include <string>
@@ -44,27 +43,5 @@ std::vector<EdgeMethod> parse_edge_methods(const std::string& text);
 // refuses: an existing file unless `force`, a special file, an unwritable directory, an input.
 std::string result_path(const std::string& given, const std::string& default_dir, const std::string& default_name, bool force,
                         std::span<const std::string> inputs = {});
-
-// The checkpoint directory beside a result (".NAME.checkpoint"), removed once the result is
-// complete. Refuses one an interrupted run left unless `resume`.
-std::string checkpoint_dir_for(const std::string& result, bool resume);
-
-// compute() with the checkpoint directory `dir` removed once it returns. A failure (an exception:
-// bad input found late, a full disk) also removes it when this run created it, so the next run
-// is not told to --resume something that never ran; one an earlier run left is kept for
-// --resume. (An interruption by a signal never reaches here: its checkpoint stays.)
-template <typename Compute>
-auto with_checkpoint(const std::string& dir, Compute&& compute) {
-  const bool created_here = !std::filesystem::exists(dir);
-  try {
-    auto result = compute();
-    std::filesystem::remove_all(dir);
-    return result;
-  } catch (...) {
-    std::error_code ignored;
-    if (created_here) std::filesystem::remove_all(dir, ignored);
-    throw;
-  }
-}
 
 }  // namespace patchbay::cli

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "args.hpp"
+#include "checkpoint.hpp"
 #include "circuit_summary.hpp"
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
@@ -89,8 +90,9 @@ void run_discover(const DiscoverArgs& o, const GlobalOptions& global) {
   auto x = study_options(o, probe);
   const auto out = result_path(o.out, "counting", fmt::format("{}_{}_seed{}.h5", model.config().name, to_string(x.method), o.seed), o.force,
                                std::vector<std::string>{o.probe, o.ground_truth});
-  x.checkpoint_dir = checkpoint_dir_for(out, o.resume);
-  const auto [results, paths] = with_checkpoint(x.checkpoint_dir, [&] {
+  Checkpoint checkpoint(out, o.resume);
+  x.checkpoint_dir = checkpoint.dir();
+  const auto [results, paths] = checkpoint.run([&] {
     auto results = run_counting_circuit(model, probe, x);
     auto paths = write_counting_circuit(out, o.force, model, probe, x, results);
     return std::pair{std::move(results), std::move(paths)};

@@ -4,6 +4,7 @@
 #include "args.hpp"
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/text.hpp"
 #include "patchbay/graph/circuit_graph.hpp"
 #include "patchbay/io/h5_json.hpp"
 #include "patchbay/io/h5_reader.hpp"
@@ -60,7 +61,7 @@ std::vector<nlohmann::json> objects_in(const nlohmann::json& s, const char* key,
 void print_summary(const std::string& kind, const nlohmann::json& s, std::size_t top, const std::string& what) {
   if (!s.is_object()) return;
   auto number = [&](const nlohmann::json& j, const char* key) { return json_field<double>(j, key, 0.0, what); };
-  auto text = [&](const nlohmann::json& j, const char* key) { return json_field<std::string>(j, key, "?", what); };
+  auto text = [&](const nlohmann::json& j, const char* key) { return escape_text(json_field<std::string>(j, key, "?", what)); };
   if (kind == "word_index") {
     const auto baselines = json_field<nlohmann::json>(s, "baselines", nlohmann::json::object(), what);
     fmt::print("  chance {:.3f}; baselines: absolute position {:.3f}, space count {:.3f}\n", number(s, "chance"),
@@ -81,10 +82,12 @@ void print_summary(const std::string& kind, const nlohmann::json& s, std::size_t
 
 void print_text(const nlohmann::json& j, std::size_t top) {
   const std::string kind = j["kind"];
-  fmt::print("{}: {} ({} datasets)\n", j["file"].get<std::string>(), kind, j["datasets"].size());
+  fmt::print("{}: {} ({} datasets)\n", escape_text(j["file"].get<std::string>()), escape_text(kind), j["datasets"].size());
   const auto file = j["file"].get<std::string>();
   if (const auto& p = j["provenance"]; p.is_object()) {
-    auto text = [&](const char* key) { return json_field<std::string>(p, key, "?", fmt::format("'{}': attribute 'provenance'", file)); };
+    auto text = [&](const char* key) {
+      return escape_text(json_field<std::string>(p, key, "?", fmt::format("'{}': attribute 'provenance'", file)));
+    };
     fmt::print("  made by patchbay {} ({}) from {} [{}], sha256 {}..., {}\n", text("library_version"), text("git_commit"), text("model"),
                text("model_architecture"), text("model_sha256").substr(0, 12), text("created_utc"));
   }
@@ -94,7 +97,8 @@ void print_text(const nlohmann::json& j, std::size_t top) {
     fmt::print("  circuit graph ({}): {} of {} nodes, {} of {} edges kept\n", g["method"].get<std::string>(), g["kept_nodes"].get<std::size_t>(),
                g["nodes"].get<std::size_t>(), g["kept_edges"].get<std::size_t>(), g["edges"].get<std::size_t>());
     for (const auto& e : g["top_edges"])
-      fmt::print("    {:>10} -> {:<14} {:+.4f}\n", e["from"].get<std::string>(), e["to"].get<std::string>(), e["score"].get<double>());
+      fmt::print("    {:>10} -> {:<14} {:+.4f}\n", escape_text(e["from"].get<std::string>()), escape_text(e["to"].get<std::string>()),
+                 e["score"].get<double>());
   }
   if (kind == "activation_cache" || kind == "activation_features" || kind == "unknown")
     for (const auto& d : j["datasets"]) fmt::print("  {} {}\n", d["name"].get<std::string>(), d["shape"].dump());
@@ -109,7 +113,8 @@ void run_inspect(const InspectArgs& o) {
     return;
   }
   const auto j = describe(in, o.top);
-  if (o.json) std::cout << j.dump(2) << std::endl;
+  // Invalid UTF-8 from the file becomes U+FFFD: the output is always valid JSON.
+  if (o.json) std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   else print_text(j, o.top);
 }
 

@@ -6,6 +6,7 @@
 
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/text.hpp"
 #include "patchbay/model/load.hpp"
 
 namespace patchbay::cli {
@@ -27,7 +28,7 @@ void add_tokenize_command(CLI::App& app, const GlobalOptions& global, Runner& se
         try {
           text = nlohmann::json::parse(line);
         } catch (const nlohmann::json::exception&) {
-          fail<InputError>("stdin line {}: expected a JSON string, got '{}'", number, line.substr(0, 80));
+          fail<InputError>("stdin line {}: expected a JSON string, got '{}'", number, escape_text(line.substr(0, 80)));
         }
         if (!text.is_string()) fail<InputError>("stdin line {}: expected a JSON string, got {}", number, text.type_name());
         std::cout << nlohmann::json(tokenizer->encode(text.get<std::string>(), *bos)).dump() << '\n';

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "args.hpp"
+#include "checkpoint.hpp"
 #include "command.hpp"
 #include "patchbay/io/h5_writer.hpp"
 #include "patchbay/core/error.hpp"
@@ -112,8 +113,9 @@ void run_word_index(const WordIndexArgs& o, const GlobalOptions& global) {
   auto x = experiment_options(o, model);
   const auto out = result_path(o.out, "word_index", fmt::format("{}_seed{}.h5", model.config().name, o.seed), o.force,
                                std::vector<std::string>{o.activations, o.dictionary});
-  x.checkpoint_dir = checkpoint_dir_for(out, o.resume);
-  const auto [results, paths] = with_checkpoint(x.checkpoint_dir, [&] {
+  Checkpoint checkpoint(out, o.resume);
+  x.checkpoint_dir = checkpoint.dir();
+  const auto [results, paths] = checkpoint.run([&] {
     auto results = run_word_index_experiment(model, x);
     auto paths = write_word_index_results(out, o.force, model, x, results);
     return std::pair{std::move(results), std::move(paths)};

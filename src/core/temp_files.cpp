@@ -1,6 +1,7 @@
 #include "patchbay/core/temp_files.hpp"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -20,8 +21,13 @@ struct Slot {
 };
 std::array<Slot, kSlots> slots;
 std::mutex registry_mutex;
+std::atomic<int> running_child{0};
 
 extern "C" void cleanup_and_reraise(int signal) {
+  if (const int child = running_child.load(); child > 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
   for (auto& s : slots)
     if (s.used.load()) ::unlink(s.path);
   ::signal(signal, SIG_DFL);
@@ -51,6 +57,12 @@ int register_temp_file(const std::string& path) {
     return i;
   }
   return -1;  // full: the file still gets its temporary name, just not signal cleanup
+}
+
+void register_child(int pid) { running_child.store(pid); }
+void unregister_child(int pid) {
+  int expected = pid;
+  running_child.compare_exchange_strong(expected, 0);
 }
 
 void unregister_temp_file(int slot) {

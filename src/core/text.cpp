@@ -27,9 +27,11 @@ std::size_t utf8_sequence_length(const std::string& text, std::size_t i) {
   if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
   return n;
 }
-}  // namespace
 
-std::string escape_xml(const std::string& text) {
+// Text with invalid UTF-8 and control characters as visible escapes ("\xNN", "\n"; a tab
+// stays), each other ASCII character c as entity(c) (XML's entities, or c itself).
+template <typename Entity>
+std::string escape_with(const std::string& text, const Entity& entity) {
   std::string out;
   for (std::size_t i = 0; i < text.size();) {
     const char c = text[i];
@@ -45,21 +47,29 @@ std::string escape_xml(const std::string& text) {
       continue;
     }
     ++i;
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\n': out += "\\n"; break;
-      default:
-        // Control characters are not allowed in XML 1.0.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t') out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-        else if (c == 0x7F) out += "\\x7f";
-        else out += c;
-    }
+    if (c == '\n') out += "\\n";
+    else if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7F) out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    else out += entity(c);
   }
   return out;
+}
+}  // namespace
+
+std::string escape_xml(const std::string& text) {
+  return escape_with(text, [](char c) -> std::string {
+    switch (c) {
+      case '&': return "&amp;";
+      case '<': return "&lt;";
+      case '>': return "&gt;";
+      case '"': return "&quot;";
+      case '\'': return "&apos;";
+      default: return std::string(1, c);
+    }
+  });
+}
+
+std::string escape_text(const std::string& text) {
+  return escape_with(text, [](char c) { return std::string(1, c); });
 }
 
 bool is_span_name(std::string_view name) {

@@ -14,7 +14,10 @@
 #include <fmt/ranges.h>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/subprocess.hpp"
+#include "patchbay/core/temp_files.hpp"
 #include "patchbay/patching/edge_layout.hpp"
+#include "patchbay/io/atomic_file.hpp"
 #include "patchbay/report/svg.hpp"
 
 namespace patchbay {
@@ -199,18 +202,19 @@ std::string graph_svg(const CircuitGraph& cg, const std::string& title) {
 }
 
 bool render_dot(const std::string& dot, const std::string& svg_path) {
-  if (std::system("command -v dot >/dev/null 2>&1") != 0) return false;
   const auto dot_path = svg_path + ".dot.tmp-" + std::to_string(::getpid());
-  write_file_atomic(dot_path, dot);
   const auto tmp = svg_path + ".tmp-" + std::to_string(::getpid());
-  const int rc = std::system(fmt::format("dot -Tsvg '{}' -o '{}' 2>/dev/null", dot_path, tmp).c_str());
+  // Both temporaries are removed on SIGINT/SIGTERM too (after `dot` is stopped).
+  const int dot_slot = register_temp_file(dot_path), svg_slot = register_temp_file(tmp);
+  write_file_atomic(dot_path, dot);
+  const int rc = run_program({"dot", "-Tsvg", dot_path, "-o", tmp});  // -1: no GraphViz here
   std::remove(dot_path.c_str());
-  if (rc != 0) {
-    std::remove(tmp.c_str());
-    return false;
-  }
-  std::filesystem::rename(tmp, svg_path);
-  return true;
+  std::error_code ec;
+  if (rc == 0) std::filesystem::rename(tmp, svg_path, ec);
+  if (rc != 0 || ec) std::remove(tmp.c_str());
+  unregister_temp_file(dot_slot);
+  unregister_temp_file(svg_slot);
+  return rc == 0 && !ec;
 }
 
 }  // namespace patchbay

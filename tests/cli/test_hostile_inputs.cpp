@@ -7,8 +7,11 @@
 
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "../support/cli.hpp"
 #include "../support/paths.hpp"
+#include "patchbay/io/h5_writer.hpp"
 
 using namespace patchbay;
 using test::run_cli;
@@ -132,4 +135,26 @@ TEST_CASE("a probe file with a missing summary or non-finite weights is refused 
                   1, {"--clean-split", "at least 1"});
   CHECK_FALSE(test::have(dir / "d.h5"));
   CHECK_FALSE(test::have(dir / ".d.h5.checkpoint"));
+}
+
+TEST_CASE("text from result files is escaped on the terminal and valid in JSON", "[cli][hostile]") {
+  test::TempDir dir;
+  {
+    H5Writer out(dir / "evil.h5", false);
+    out.write_attribute("kind", "\x1b[2J\x1b[31mred \xff\xfe");
+    out.write_attribute("summary", "{\"note\": \"\\u001b[1m\"}");
+    out.commit();
+  }
+  auto text = run_cli("inspect '" + (dir / "evil.h5") + "'");
+  INFO(text.err);
+  CHECK(text.exit_code == 0);
+  CHECK(text.out.find('\x1b') == std::string::npos);
+  CHECK_THAT(text.out, Catch::Contains("\\x1b[2J") && Catch::Contains("red \\xff\\xfe"));
+  auto json = run_cli("inspect '" + (dir / "evil.h5") + "' --json");
+  CHECK(json.exit_code == 0);
+  CHECK(nlohmann::json::parse(json.out)["kind"] == "\x1b[2J\x1b[31mred \xef\xbf\xbd\xef\xbf\xbd");  // U+FFFD for each bad byte
+  auto tokenize = run_cli("tokenize" + kStories, "\x1b[2J\xff\n");
+  CHECK(tokenize.exit_code == 1);
+  CHECK(tokenize.err.find('\x1b') == std::string::npos);
+  CHECK_THAT(tokenize.err, Catch::Contains("\\x1b[2J\\xff"));
 }

@@ -4,14 +4,18 @@
 
 #include <signal.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include <ATen/ATen.h>
 
 #include "../support/cli.hpp"
 #include "../support/paths.hpp"
+#include "patchbay/core/subprocess.hpp"
+#include "patchbay/core/temp_files.hpp"
 #include "patchbay/io/h5_reader.hpp"
 
 using namespace patchbay;
@@ -49,7 +53,7 @@ std::vector<std::string> temp_files(const std::filesystem::path& dir) {
 bool running(pid_t pid) { return ::kill(pid, 0) == 0; }
 }  // namespace
 
-TEST_CASE("a sweep killed with SIGKILL leaves no result and resumes to the uninterrupted result", "[robustness][interrupt]") {
+TEST_CASE("a sweep killed with SIGKILL leaves no result and resumes to the uninterrupted result", "[robustness][interrupt][e2e]") {
   test::TempDir dir;
   const auto model = " word-index --model '" + test::models("stories260K") + "'";
   auto full = test::run_cli(model + kArgs + " --out '" + (dir / "full.h5") + "'");
@@ -87,10 +91,47 @@ TEST_CASE("SIGTERM removes temporary files and leaves no result", "[robustness][
   const pid_t pid = start(" word-index --model '" + test::models("stories260K") + "'" + kArgs + " --out '" + (dir / "run.h5") + "'", dir);
   // Interrupt while a temporary file is open (the features, or a layer's checkpoint).
   const bool writing = wait_for([&] { return !temp_files(dir.path).empty() || !running(pid); }, 120) && running(pid);
+  // A second run on the same result while this one works is told so, --resume or not, and
+  // leaves the first one alone.
+  auto second = test::run_cli(" word-index --model '" + test::models("stories260K") + "'" + kArgs + " --out '" + (dir / "run.h5") + "' --resume");
+  const bool still_running = running(pid);
   ::kill(pid, SIGTERM);
   INFO("stderr of the run: " << test::slurp(dir / "err"));
   REQUIRE(writing);
+  CHECK(second.exit_code == 1);
+  CHECK_THAT(second.err, Catch::Contains("another run (pid " + std::to_string(pid) + ") is writing"));
+  CHECK(still_running);
   wait_for([&] { return ::kill(pid, 0) != 0; }, 10);
   CHECK_FALSE(test::have(dir / "run.h5"));
   CHECK(temp_files(dir.path).empty());
+}
+
+TEST_CASE("a helper program does not shield the run from SIGINT, and is stopped before the cleanup", "[robustness][interrupt]") {
+  // A forked copy of this process runs `sleep 30` through run_program (as the report runs
+  // GraphViz) with a temporary file registered. SIGINT must end it at once (std::system ignored
+  // SIGINT for the child's whole run) and remove the file.
+  test::TempDir dir;
+  const auto temp = dir / "figure.svg.tmp-1";
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    install_interrupt_cleanup();
+    std::ofstream(temp) << "partial";
+    register_temp_file(temp);
+    run_program({"sleep", "30"});
+    ::_exit(0);  // reached only if the signal was ignored
+  }
+  REQUIRE(wait_for([&] { return test::have(temp); }, 10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // inside run_program by now
+  const auto sent = std::chrono::steady_clock::now();
+  ::kill(child, SIGINT);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(std::chrono::steady_clock::now() - sent < std::chrono::seconds(10));
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGINT);
+  CHECK_FALSE(test::have(temp));
+  CHECK(run_program({"true"}) == 0);
+  CHECK(run_program({"false"}) == 1);
+  CHECK(run_program({"/nonexistent/program"}) == -1);
 }

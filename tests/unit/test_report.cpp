@@ -173,7 +173,7 @@ std::string chromium(const test::TempDir& profile, const std::string& args) {
 
 }  // namespace
 
-TEST_CASE("the report of a word-index run and its circuit is well-formed and every figure has data", "[report]") {
+TEST_CASE("the report of a word-index run and its circuit is well-formed and every figure has data", "[report][e2e]") {
   auto results = make_results();
   const auto& dir = results->dir;
 
@@ -281,7 +281,7 @@ TEST_CASE("the report of a word-index run and its circuit is well-formed and eve
   CHECK_THAT(bad_dir.err, Catch::Contains("is not a directory"));
 }
 
-TEST_CASE("headless Chromium renders the report without script errors", "[report][browser]") {
+TEST_CASE("headless Chromium renders the report without script errors", "[report][browser][e2e]") {
   if (!have_chromium()) PATCHBAY_SKIP_OPTIONAL_TOOL("Chromium is not installed (apt install chromium; the test command installs it)");
   auto results = make_results();
   const auto& dir = results->dir;

@@ -14,4 +14,9 @@ void install_interrupt_cleanup();
 int register_temp_file(const std::string& path);
 void unregister_temp_file(int slot);
 
+// A child process (run_program's) that the handler kills and reaps before removing the
+// temporary files, so it cannot write one of them after the cleanup.
+void register_child(int pid);
+void unregister_child(int pid);
+
 }  // namespace patchbay
