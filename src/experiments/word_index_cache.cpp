@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/shape.hpp"
 #include "patchbay/experiments/provenance.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/io/h5_writer.hpp"
@@ -48,7 +49,14 @@ ActivationFeatures load_or_extract_features(const std::string& path, const Model
       f.val.push_back(in.read_tensor(dataset_name("val", l)));
       const auto expected_rows = static_cast<std::int64_t>(ds.train.points.size());
       if (f.train.back().dim() != 2 || f.train.back().size(0) != expected_rows || f.train.back().size(1) != model.config().d_model)
-        fail<FormatError>("activation cache '{}': layer {} has the wrong shape", path, probe_layer_name(l));
+        fail<FormatError>("activation cache '{}': layer {} has shape {}, expected [{}, {}] (train points, d_model)", path,
+                          probe_layer_name(l), shape_str(f.train.back().sizes()), expected_rows, model.config().d_model);
+      // A forward pass gives finite activations: NaN or Inf means a damaged cache, whose probes
+      // would be NaN yet look trained.
+      for (const char* split : {"train", "val"})
+        if (!at::isfinite(std::string(split) == "train" ? f.train.back() : f.val.back()).all().item<bool>())
+          fail<FormatError>("activation cache '{}': {} holds NaN or Inf; expected the activations of a forward pass (delete it "
+                            "to extract again)", path, dataset_name(split, l));
     }
     return f;
   }

@@ -160,12 +160,7 @@ EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& p
   const int evaluations = std::max(ig_steps, 1);
   at::Tensor grad_sum;  // [pair, pos, receiver, d_model]
   for (int k = 0; k < evaluations; ++k) {
-    at::Tensor resid0;
-    if (ig_steps > 0) {
-      const double alpha = (k + 0.5) / ig_steps;
-      const auto& from = recv_out.at(hook::resid_pre(0));
-      resid0 = from + alpha * (src_out.at(hook::resid_pre(0)) - from);
-    }
+    const auto resid0 = detail::integrated_gradients_input(recv_out, src_out, k, ig_steps);
     auto g = receiver_gradients(model, setup.receiving_tokens, setup.target, metric, layout, resid0);
     grad_sum = grad_sum.defined() ? grad_sum + g : g;
   }

@@ -133,5 +133,12 @@ std::vector<std::string> result_axes(const PatchSweep& sweep) {
   return axes;
 }
 
+at::Tensor integrated_gradients_input(const ActivationCache& receiving, const ActivationCache& source, int step, int ig_steps) {
+  if (ig_steps <= 0) return {};
+  const double alpha = (step + 0.5) / ig_steps;
+  const auto& from = receiving.at(hook::resid_pre(0));
+  return from + alpha * (source.at(hook::resid_pre(0)) - from);
+}
+
 }  // namespace detail
 }  // namespace patchbay

@@ -40,4 +40,9 @@ std::vector<std::int64_t> result_shape(const PatchSweep& sweep, std::int64_t pai
                                        std::int64_t length);
 std::vector<std::string> result_axes(const PatchSweep& sweep);
 
+// EAP-IG's input embeddings for evaluation `step` of `ig_steps` (midpoint rule): the point
+// (step + 1/2) / ig_steps of the way from the receiving run's hook_resid_pre(0) to the source
+// run's ([pair, pos, d_model]). Undefined when ig_steps is 0 (plain EAP: the receiving run).
+at::Tensor integrated_gradients_input(const ActivationCache& receiving, const ActivationCache& source, int step, int ig_steps);
+
 }  // namespace patchbay::detail

@@ -129,12 +129,7 @@ EdgeScores positional_edge_attribution(const Model& model, const std::vector<Pro
     const auto pair_index = at::arange(i0, i0 + n, at::TensorOptions().dtype(at::kLong).device(model.device()));
     at::Tensor tokens;  // [pair, pos, sender, receiver span, receiver]: per-token scores, averaged over IG steps
     for (int k = 0; k < evaluations; ++k) {
-      at::Tensor resid0;
-      if (ig_steps > 0) {
-        const double alpha = (k + 0.5) / ig_steps;
-        const auto& from = recv.at(hook::resid_pre(0));
-        resid0 = from + alpha * (src.at(hook::resid_pre(0)) - from);
-      }
+      const auto resid0 = detail::integrated_gradients_input(recv, src, k, ig_steps);
       const auto g = span_gradients(model, recv_tokens, resid0, pair_index, T, metric, layout, copies);
       const auto step = at::einsum("npsd,npbrd->npsbr", {deltas, g}) / evaluations;
       tokens = tokens.defined() ? tokens + step : step;

@@ -11,6 +11,16 @@
 
 namespace patchbay::test {
 
+// The planted circuits' read-out: a probe after block 1 whose logit difference (class 1 over
+// class 0) is residual dimension 0, the dimension their planted head writes.
+inline ProbeLogitDiff dimension_zero_metric(const Model& model) {
+  LogisticProbe probe;
+  probe.W = at::zeros({model.config().d_model, 2});
+  probe.W[0][1] = 1.0;
+  probe.b = at::zeros({2});
+  return ProbeLogitDiff(probe, model.config(), 1, /*to=*/1, /*from=*/0);
+}
+
 // `probe_layer`: the block the probe and the custom metric read (output metrics read the last).
 inline std::vector<std::unique_ptr<Metric>> every_metric(const Model& model, const std::vector<PromptPair>& pairs, int probe_layer) {
   const auto& c = model.config();

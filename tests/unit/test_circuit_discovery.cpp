@@ -8,6 +8,7 @@
 
 #include "../support/cli.hpp"
 #include "../support/paths.hpp"
+#include "../support/metrics.hpp"
 #include "../support/random_pairs.hpp"
 #include "patchbay/graph/faithfulness.hpp"
 #include "patchbay/analysis/direct.hpp"
@@ -50,18 +51,11 @@ Model planted_model() {
   return model;
 }
 
-ProbeLogitDiff planted_metric(const Model& model) {
-  LogisticProbe probe;
-  probe.W = at::zeros({32, 2});
-  probe.W[0][1] = 1.0;
-  probe.b = at::zeros({2});
-  return ProbeLogitDiff(probe, model.config(), 1, /*to=*/1, /*from=*/0);
-}
 }  // namespace
 
 TEST_CASE("every method finds the planted head and the graph contains it", "[circuit][planted]") {
   auto model = planted_model();
-  auto metric = planted_metric(model);
+  auto metric = test::dimension_zero_metric(model);
   auto pairs = test::random_pairs(6, 7, 61, 12);
 
   SECTION("exact patching: only a1.h2 matters") {
@@ -123,7 +117,7 @@ TEST_CASE("every method finds the planted head and the graph contains it", "[cir
 
 TEST_CASE("against the planted truth, exact path patching ranks the circuit's nodes and edges first (ROC AUC 1)", "[circuit][ground_truth]") {
   auto model = planted_model();
-  auto metric = planted_metric(model);
+  auto metric = test::dimension_zero_metric(model);
   auto pairs = test::random_pairs(6, 7, 61, 12);
   const auto truth = GroundTruth::parse(R"({"nodes": ["a1.h2"], "edges": ["input->a1.h2<q>", "input->a1.h2<k>", "input->a1.h2<v>", "a1.h2->logits"]})",
                                         "planted.json");
@@ -165,7 +159,7 @@ TEST_CASE("ROC AUC is the rank statistic, and a ground truth that names what the
 
 TEST_CASE("circuit graphs round-trip through HDF5 and export to DOT, GraphML and EAP-IG JSON", "[circuit][graph]") {
   auto model = planted_model();
-  auto metric = planted_metric(model);
+  auto metric = test::dimension_zero_metric(model);
   auto pairs = test::random_pairs(3, 6, 61, 2);
   auto edges = edge_attribution(model, pairs, metric, PatchDirection::CleanIntoCorrupted);
   GraphInfo info{.method = "eap", .metric = "probe_logit_diff", .model = "planted", .seed = 9, .n_heads = 4, .d_model = 32};
@@ -270,7 +264,7 @@ std::set<std::string> eap_ig_prune(const nlohmann::json& j) {
 
 TEST_CASE("the EAP-IG JSON has EAP-IG's current schema over the model's depth and a closed circuit", "[circuit][graph]") {
   auto model = planted_model();  // 2 layers, 4 heads; the graph stops at its read-out layer 1
-  auto metric = planted_metric(model);
+  auto metric = test::dimension_zero_metric(model);
   auto pairs = test::random_pairs(3, 6, 61, 2);
   auto edges = edge_attribution(model, pairs, metric, PatchDirection::CleanIntoCorrupted);
   GraphInfo info{.method = "eap", .model_layers = 3, .n_heads = 4, .n_kv_heads = 4, .d_model = 32};

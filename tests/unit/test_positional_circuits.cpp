@@ -11,6 +11,7 @@
 #include <ATen/ATen.h>
 
 #include "../support/cli.hpp"
+#include "../support/metrics.hpp"
 #include "../support/random_pairs.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/data/pairs_file.hpp"
@@ -65,14 +66,6 @@ Model counting_model() {
   l1.W_qkv[2][v] = 1.0;      // v[0]: BOS
   l1.W_O[q][0] = 1.0;        // z[0] of head 2 -> dimension 0
   return model;
-}
-
-ProbeLogitDiff dimension_zero_metric(const Model& model) {
-  LogisticProbe probe;
-  probe.W = at::zeros({32, 2});
-  probe.W[0][1] = 1.0;
-  probe.b = at::zeros({2});
-  return ProbeLogitDiff(probe, model.config(), 1, /*to=*/1, /*from=*/0);
 }
 
 // 3|1 against 1|2|1 after BOS: clean [BOS, s, c, c, s], corrupted [BOS, s, s, c, s]. The
@@ -249,7 +242,7 @@ TEST_CASE("ablating edges by span, with the kept set the same for every span, is
 
 TEST_CASE("the positional graph finds the planted counting head at the target reading keys from the earlier word", "[positional][planted]") {
   auto model = counting_model();
-  auto metric = dimension_zero_metric(model);
+  auto metric = test::dimension_zero_metric(model);
   auto pairs = counting_pairs(6);
   const auto spans = span_schema(pairs);
   const auto path = path_patch(model, pairs, metric, PatchDirection::CleanIntoCorrupted, {.spans = spans});
