@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <fstream>
 #include <thread>
 
 #include <ATen/Context.h>
@@ -30,6 +31,16 @@ int configure_threads(int requested) {
   if (n <= 0) n = 1;
   at::set_num_threads(n);
   return at::get_num_threads();
+}
+
+std::optional<std::int64_t> available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  std::int64_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024;
+  return std::nullopt;
 }
 
 c10::Device parse_device(const std::string& name) {

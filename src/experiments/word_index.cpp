@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/runtime.hpp"
 #include "patchbay/core/progress.hpp"
 #include "patchbay/experiments/provenance.hpp"
 #include "patchbay/core/rng.hpp"
@@ -180,12 +181,31 @@ std::vector<LayerProbeResult> probe_every_layer(const WordIndexDataset& ds, cons
   return out;
 }
 
+
+// The run holds every probed layer's features in memory as float32 (train and validation
+// points x d_model), and the solver a float64 copy of one layer's training features: a lower
+// bound on its peak, known before the dataset is built. Refused when it exceeds what the
+// machine has available, rather than found out after minutes of growth (#17: 10^7 points).
+void check_feature_memory(const ModelConfig& c, const WordIndexExperimentOptions& o, std::size_t n_layers) {
+  const auto available = available_memory_bytes();
+  if (!available) return;
+  const double train = o.data.train_points, val = static_cast<double>(o.data.val_prompts) * o.data.n_units;
+  const double bytes = (train + val) * static_cast<double>(c.d_model) * 4.0 * static_cast<double>(n_layers) +
+                       train * static_cast<double>(c.d_model) * 8.0;
+  if (bytes <= static_cast<double>(*available)) return;
+  fail<InputError>("{} training points and {} validation prompts over {} layers need at least {:.1f} GiB for their features "
+                   "(d_model {}), more than the {:.1f} GiB available; use fewer points, prompts or layers",
+                   o.data.train_points, o.data.val_prompts, n_layers, bytes / (1 << 30), c.d_model,
+                   static_cast<double>(*available) / (1 << 30));
+}
+
 }  // namespace
 
 WordIndexResults run_word_index_experiment(const Model& model, const WordIndexExperimentOptions& o) {
   const auto& c = model.config();
   WordIndexResults r;
   const auto layers = probed_layers(o, c);
+  check_feature_memory(c, o, layers.size());
   r.main_layer = o.main_layer == -2 ? std::min<int>(3, static_cast<int>(c.n_layers) - 1) : o.main_layer;
   if (std::find(layers.begin(), layers.end(), r.main_layer) == layers.end()) r.main_layer = layers.back();
   r.dataset = WordIndexDataset::generate(model.tokenizer(), o.data);

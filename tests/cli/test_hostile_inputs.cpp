@@ -60,6 +60,13 @@ TEST_CASE("arguments: unknown commands, empty values and out-of-range numbers ar
   check_refusal(run_cli("inspect x.h5 --top 0"), 2, {"--top", "must be a positive number"});
   check_refusal(run_cli("word-index --seed -1"), 2, {"--seed", "whole number >= 0", "'-1'"});
   check_refusal(run_cli("--threads -1 models"), 2, {"--threads", "whole number >= 0"});
+  {
+    // 10^9 points: terabytes of features, refused before the dataset is built (no checkpoint left).
+    test::TempDir dir;
+    check_refusal(run_cli("word-index" + kStories + " --train-points 1000000000 --out '" + (dir / "w.h5") + "'"), 1,
+                  {"1000000000 training points", "need at least", "GiB available", "fewer points"});
+    CHECK(listing(dir.path).empty());
+  }
   auto many = run_cli("--threads 100000 models");
   CHECK(many.exit_code == 0);
   CHECK_THAT(many.err, Catch::Contains("100000 compute threads asked for") && Catch::Contains("hardware threads; using"));
