@@ -44,8 +44,12 @@ Checkpoint::Checkpoint(const std::string& result, bool resume) {
     fail<InputError>("an interrupted run left a checkpoint at '{}'; pass --resume to continue it, or delete it", dir_);
   }
   const auto pid = std::to_string(::getpid());
-  if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0)
-    fail<InputError>("cannot write the checkpoint lock '{}': {}", lock, std::strerror(errno));
+  if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
+    const int err = errno;
+    ::close(lock_fd_);  // the destructor does not run for a constructor that throws
+    lock_fd_ = -1;
+    fail<InputError>("cannot write the checkpoint lock '{}': {}", lock, std::strerror(err));
+  }
 }
 
 Checkpoint::~Checkpoint() {

@@ -82,8 +82,8 @@ void print_summary(const std::string& kind, const nlohmann::json& s, std::size_t
 
 void print_text(const nlohmann::json& j, std::size_t top) {
   const std::string kind = j["kind"];
-  fmt::print("{}: {} ({} datasets)\n", escape_text(j["file"].get<std::string>()), escape_text(kind), j["datasets"].size());
   const auto file = j["file"].get<std::string>();
+  fmt::print("{}: {} ({} datasets)\n", escape_text(file), escape_text(kind), j["datasets"].size());
   if (const auto& p = j["provenance"]; p.is_object()) {
     auto text = [&](const char* key) {
       return escape_text(json_field<std::string>(p, key, "?", fmt::format("'{}': attribute 'provenance'", file)));

@@ -4,11 +4,9 @@
 
 #include <fmt/format.h>
 
-#include "args.hpp"
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/io/h5_writer.hpp"
-#include "patchbay/io/output_path.hpp"
 #include "patchbay/report/report.hpp"
 
 namespace patchbay::cli {
@@ -32,7 +30,6 @@ void add_report_command(CLI::App& app, const GlobalOptions& global, Runner& sele
       if (!o->svg_dir.empty() && !std::filesystem::is_directory(o->svg_dir))
         fail<InputError>("--svg-dir '{}' is not a directory (create it first)", o->svg_dir);
       const auto prefix = o->svg_dir.empty() ? "" : (std::filesystem::path(o->svg_dir) / "").string();
-      check_output_path(out, o->force, o->files);  // before reading anything
       const auto report = build_report(o->files);
       const auto written = write_report(report, out, prefix, o->force, o->files);
       if (o->json) {

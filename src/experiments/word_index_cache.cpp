@@ -53,8 +53,8 @@ ActivationFeatures load_or_extract_features(const std::string& path, const Model
                           probe_layer_name(l), shape_str(f.train.back().sizes()), expected_rows, model.config().d_model);
       // A forward pass gives finite activations: NaN or Inf means a damaged cache, whose probes
       // would be NaN yet look trained.
-      for (const char* split : {"train", "val"})
-        if (!at::isfinite(std::string(split) == "train" ? f.train.back() : f.val.back()).all().item<bool>())
+      for (const auto& [split, features] : {std::pair{"train", f.train.back()}, {"val", f.val.back()}})
+        if (!at::isfinite(features).all().item<bool>())
           fail<FormatError>("activation cache '{}': {} holds NaN or Inf; expected the activations of a forward pass (delete it "
                             "to extract again)", path, dataset_name(split, l));
     }

@@ -20,7 +20,7 @@ const char* kind_of(fs::file_type type) {
     case fs::file_type::block: return "a block device";
     case fs::file_type::socket: return "a socket";
     case fs::file_type::not_found: return "nothing (a dangling link)";
-    default: return "not a regular file";
+    default: return "something other than a file";
   }
 }
 
