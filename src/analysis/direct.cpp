@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/model/activation_memory.hpp"
 
 namespace patchbay {
 
@@ -13,13 +14,12 @@ std::int64_t DirectAttribution::index(const std::string& component) const {
   fail<InputError>("no component '{}' in this attribution", component);
 }
 
-DirectAttribution direct_attribution(const Model& model, const at::Tensor& tokens, std::int64_t target,
-                                     const ProbeLogitDiff& metric) {
+namespace {
+
+// direct_attribution of prompts that fit one chunk.
+DirectAttribution direct_chunk(const Model& model, const at::Tensor& tokens, std::int64_t target, const ProbeLogitDiff& metric) {
   const auto& c = model.config();
   const int L = metric.layer();
-  if (tokens.dim() != 2 || target < 0 || target >= tokens.size(1))
-    fail<InputError>("target position {} is outside prompts of {} tokens", target, tokens.size(1));
-  at::InferenceMode no_grad;
   std::vector<HookId> hooks{hook::embed(), hook::resid_post(L)};
   if (c.positions == PositionKind::Learned) hooks.push_back(hook::pos_embed());
   for (int l = 0; l <= L; ++l) {
@@ -62,6 +62,29 @@ DirectAttribution direct_attribution(const Model& model, const at::Tensor& token
   r.mlp_bias = at::stack(mlp_bias);
   r.offset = at::scalar_tensor(metric.offset(), d.options());
   r.total = metric(out.select(1, target));
+  return r;
+}
+
+}  // namespace
+
+DirectAttribution direct_attribution(const Model& model, const at::Tensor& tokens, std::int64_t target,
+                                     const ProbeLogitDiff& metric) {
+  if (tokens.dim() != 2 || target < 0 || target >= tokens.size(1))
+    fail<InputError>("target position {} is outside prompts of {} tokens", target, tokens.size(1));
+  at::InferenceMode no_grad;
+  const auto N = tokens.size(0), chunk = rows_per_pass(forward_activation_bytes(model.config(), target + 1, metric.layer() + 1));
+  if (N <= chunk) return direct_chunk(model, tokens, target, metric);
+  std::vector<DirectAttribution> parts;
+  for (std::int64_t i0 = 0; i0 < N; i0 += chunk) parts.push_back(direct_chunk(model, tokens.narrow(0, i0, std::min(chunk, N - i0)), target, metric));
+  auto joined = [&](at::Tensor DirectAttribution::*field) {
+    std::vector<at::Tensor> all;
+    for (const auto& p : parts) all.push_back(p.*field);
+    return at::cat(all, 0);
+  };
+  DirectAttribution r = parts.front();
+  r.contributions = joined(&DirectAttribution::contributions);
+  r.neurons = joined(&DirectAttribution::neurons);
+  r.total = joined(&DirectAttribution::total);
   return r;
 }
 

@@ -35,7 +35,7 @@ std::string resolve_model_dir(const std::string& flag) {
 std::string first_word(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--threads" || arg == "--device") ++i;
+    if (arg == "--threads" || arg == "--device" || arg == "--pass-memory") ++i;
     else if (!arg.starts_with("-")) return arg;
   }
   return {};
@@ -61,6 +61,11 @@ int main(int argc, char** argv) {
   cli::GlobalOptions global;
   app.add_option("--threads", global.threads, "compute threads (0 = one per core)")->check(cli::non_negative_integer());
   app.add_option("--device", global.device, "cpu, cuda or cuda:N");
+  app.add_option("--pass-memory", global.pass_memory_mib,
+                 "MiB one batched pass of patching, attribution or ablation may hold for its chunk of pairs (default 512): "
+                 "lower on a small machine; beyond the results, memory does not grow with the pairs")
+      ->check(cli::positive_number())
+      ->check(CLI::Range(1.0, 1048576.0));  // 1 MiB to 1 TiB
   app.add_flag("--verbose,-v", global.verbose, "full error details");
   app.set_version_flag("--version", fmt::format("patchbay {} ({})", library_version(), git_commit()));
 
@@ -117,6 +122,7 @@ namespace patchbay::cli {
 int run_reporting_errors(const Runner& runner, const GlobalOptions& global, const std::function<int(const char*)>& report) {
   try {
     configure_threads(global.threads);
+    set_pass_memory_budget_bytes(static_cast<std::int64_t>(global.pass_memory_mib * (1 << 20)));
     runner();
     return 0;
   } catch (const ExistsError& e) {

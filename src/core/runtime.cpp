@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 
@@ -41,6 +42,24 @@ std::optional<std::int64_t> available_memory_bytes() {
   while (meminfo >> key >> kib >> unit)
     if (key == "MemAvailable:") return kib * 1024;
   return std::nullopt;
+}
+
+void require_available_memory(double bytes, const std::string& what, const std::string& advice) {
+  const auto available = available_memory_bytes();
+  if (!available || bytes <= static_cast<double>(*available)) return;
+  fail<InputError>("{} need at least {:.1f} GiB, more than the {:.1f} GiB available; {}", what, bytes / (1 << 30),
+                   static_cast<double>(*available) / (1 << 30), advice);
+}
+
+namespace {
+std::atomic<std::int64_t> pass_budget{std::int64_t(512) << 20};
+}  // namespace
+
+std::int64_t pass_memory_budget_bytes() { return pass_budget.load(); }
+
+void set_pass_memory_budget_bytes(std::int64_t bytes) {
+  if (bytes < 1) fail<InputError>("the memory budget of one pass must be positive, got {} bytes", bytes);
+  pass_budget.store(bytes);
 }
 
 c10::Device parse_device(const std::string& name) {

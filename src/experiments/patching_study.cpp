@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "patchbay/core/error.hpp"
+#include "patchbay/core/runtime.hpp"
 #include "patchbay/core/warnings.hpp"
 #include "patchbay/experiments/discover_checkpoint.hpp"
 #include "patchbay/patching/path.hpp"
@@ -149,6 +150,30 @@ MethodComparison compare_methods(const Model& model, const std::vector<PromptPai
   return c;
 }
 
+// What the study keeps for every pair: its two prompts and every per-pair result (each sweep's
+// metric in both directions, each attribution, each ablation sweep), float32.
+double result_bytes_per_pair(const ModelConfig& c, const PatchingStudyOptions& o, std::int64_t length) {
+  double floats = 0;
+  auto per_pair = [&](const PatchSweep& sweep) {  // [layer, (head), (position)], and the unpatched clean and corrupted metrics
+    return static_cast<double>(c.n_layers * (sweep.per_head ? site_heads(sweep.site, c) : 1) * (sweep.per_position ? length : 1)) + 2;
+  };
+  for (const auto& sweep : o.sweeps) floats += 2 * per_pair(sweep);
+  for (const auto& sweep : o.attribution_sweeps) floats += per_pair(sweep);
+  floats += static_cast<double>(o.ablations.size()) * (static_cast<double>(c.n_layers * (c.n_heads + 1)) + 2);
+  return 4 * floats + 2 * 16 * static_cast<double>(length);  // tokens and word indices of both prompts
+}
+
+// The per-pair results: a lower bound on the study's peak (the chunks of pairs in flight add up
+// to a few times the pass budget), refused before any work when the machine has less (#17:
+// --pairs 100000 grew at 600 MB/s with no warning; passes are chunked now, results are not).
+void check_study_memory(const ModelConfig& c, const PatchingStudyOptions& o, const std::vector<PromptPair>& pairs) {
+  const auto length = static_cast<std::int64_t>(pairs.front().clean.tokens.size());
+  const double per_pair = result_bytes_per_pair(c, o, length);
+  require_available_memory(static_cast<double>(pairs.size()) * per_pair,
+                           fmt::format("the results of {} pairs of {} tokens ({:.1f} KiB a pair)", pairs.size(), length, per_pair / 1024),
+                           "use fewer pairs");
+}
+
 void check_options(const PatchingStudyOptions& o, const std::vector<PromptPair>& pairs) {
   if (pairs.empty()) fail<InputError>("a patching study needs at least one pair");
   if (o.sweeps.empty()) fail<InputError>("a patching study needs at least one sweep");
@@ -162,6 +187,7 @@ void check_options(const PatchingStudyOptions& o, const std::vector<PromptPair>&
 PatchingStudyResults run_patching_study(const Model& model, std::vector<PromptPair> pairs, const Metric& metric,
                                         const PatchingStudyOptions& o, GraphInfo info, const DiscoverCheckpoint* checkpoint) {
   check_options(o, pairs);
+  check_study_memory(model.config(), o, pairs);
   if ((o.ground_truth || !o.compare_methods.empty()) && !o.graph)
     fail<InputError>("a ground truth or a method comparison scores circuit graphs: choose a graph method");
   if (o.ground_truth) {

@@ -187,16 +187,12 @@ std::vector<LayerProbeResult> probe_every_layer(const WordIndexDataset& ds, cons
 // bound on its peak, known before the dataset is built. Refused when it exceeds what the
 // machine has available, rather than found out after minutes of growth (#17: 10^7 points).
 void check_feature_memory(const ModelConfig& c, const WordIndexExperimentOptions& o, std::size_t n_layers) {
-  const auto available = available_memory_bytes();
-  if (!available) return;
   const double train = o.data.train_points, val = static_cast<double>(o.data.val_prompts) * o.data.n_units;
   const double bytes = (train + val) * static_cast<double>(c.d_model) * 4.0 * static_cast<double>(n_layers) +
                        train * static_cast<double>(c.d_model) * 8.0;
-  if (bytes <= static_cast<double>(*available)) return;
-  fail<InputError>("{} training points and {} validation prompts over {} layers need at least {:.1f} GiB for their features "
-                   "(d_model {}), more than the {:.1f} GiB available; use fewer points, prompts or layers",
-                   o.data.train_points, o.data.val_prompts, n_layers, bytes / (1 << 30), c.d_model,
-                   static_cast<double>(*available) / (1 << 30));
+  require_available_memory(bytes, fmt::format("the features of {} training points and {} validation prompts over {} layers (d_model {})",
+                                              o.data.train_points, o.data.val_prompts, n_layers, c.d_model),
+                           "use fewer points, prompts or layers");
 }
 
 }  // namespace

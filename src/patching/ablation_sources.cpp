@@ -2,11 +2,12 @@
 
 #include <ATen/ATen.h>
 
+#include "pair_chunks.hpp"
 #include "patchbay/core/rng.hpp"
 
 namespace patchbay::detail {
 
-at::Tensor AblationSources::of(HookId id, const at::Tensor& like) const {
+at::Tensor AblationValues::of(HookId id, const at::Tensor& like) const {
   auto it = values.find(id);
   return it == values.end() ? at::zeros_like(like) : it->second;
 }
@@ -28,30 +29,56 @@ at::Tensor resample_picks(std::int64_t n_pairs, std::uint64_t seed) {
 
 }  // namespace
 
-AblationSources ablation_sources(const Model& model, const at::Tensor& clean, const at::Tensor& corrupted, int L,
-                                 const AblationOptions& o, const std::vector<HookId>& ids) {
-  AblationSources s;
-  if (o.kind == AblationKind::Zero) return s;  // zeros, made when asked for
-  auto run = [&](const at::Tensor& tokens) {
-    return model.run_with_cache(tokens, filters::only(ids), ForwardOptions().stop_after(L)).second;
-  };
-  auto corrupted_cache = run(corrupted);
-  if (o.kind == AblationKind::Corrupted) {
-    for (auto id : ids) s.values[id] = corrupted_cache.at(id);
-    return s;
-  }
-  auto clean_cache = run(clean);
-  const auto picks = resample_picks(clean.size(0), o.seed);
-  for (auto id : ids) {
-    auto pool = at::cat({clean_cache.at(id), corrupted_cache.at(id)}, 0);  // the reference distribution
-    if (o.kind == AblationKind::Mean) {
-      auto mean = o.per_position ? pool.mean(0, true) : pool.mean(at::IntArrayRef{0, 1}, true);
-      s.values[id] = mean.expand_as(clean_cache.at(id));
-    } else {  // Resample: each pair takes another prompt from the pool
-      s.values[id] = pool.index_select(0, picks.to(pool.device()));
+AblationSources::AblationSources(const Model& model, at::Tensor clean, at::Tensor corrupted, int readout_layer,
+                                 const AblationOptions& options, std::vector<HookId> ids)
+    : model_(model), clean_(std::move(clean)), corrupted_(std::move(corrupted)), layer_(readout_layer), options_(options), ids_(std::move(ids)) {
+  if (options_.kind == AblationKind::Resample) picks_ = resample_picks(pairs(), options_.seed);
+  if (options_.kind != AblationKind::Mean) return;
+  // Sums over the pool in float64, a chunk of prompts at a time, then the mean.
+  const auto N = pairs(), chunk = rows_per_pass(forward_activation_bytes(model_.config(), clean_.size(1), layer_ + 1));
+  std::map<HookId, at::Tensor> sums;
+  for (const auto* tokens : {&clean_, &corrupted_})
+    for (std::int64_t i0 = 0; i0 < N; i0 += chunk) {
+      const auto cache = run(tokens->narrow(0, i0, std::min(chunk, N - i0)));
+      for (auto id : ids_) {
+        const auto& a = cache.at(id);  // [rows, pos, ...]
+        auto s = options_.per_position ? a.to(at::kDouble).sum(0, true) : a.to(at::kDouble).sum(at::IntArrayRef{0, 1}, true);
+        sums[id] = sums.count(id) ? sums[id] + s : s;
+      }
+    }
+  const double count = 2.0 * static_cast<double>(N) * (options_.per_position ? 1.0 : static_cast<double>(clean_.size(1)));
+  for (auto& [id, s] : sums) means_[id] = (s / count).to(at::kFloat);
+}
+
+ActivationCache AblationSources::run(const at::Tensor& tokens) const {
+  return model_.run_with_cache(tokens, filters::only(ids_), ForwardOptions().stop_after(layer_)).second;
+}
+
+AblationValues AblationSources::rows(std::int64_t first, std::int64_t count) const {
+  AblationValues out;
+  switch (options_.kind) {
+    case AblationKind::Zero: break;  // zeros, made when asked for
+    case AblationKind::Corrupted: out.values = run(corrupted_.narrow(0, first, count)).entries(); break;
+    case AblationKind::Resample: {
+      const auto picks = picks_.narrow(0, first, count);
+      const auto from_clean = picks.lt(pairs());
+      const auto rows = at::where(from_clean, picks, picks - pairs());
+      const auto tokens = at::where(from_clean.unsqueeze(1), clean_.index_select(0, rows), corrupted_.index_select(0, rows));
+      out.values = run(tokens).entries();
+      break;
+    }
+    case AblationKind::Mean: {
+      const auto positions = clean_.size(1);
+      for (const auto& [id, mean] : means_) {
+        auto shape = mean.sizes().vec();  // [1, pos or 1, ...]
+        shape[0] = count;
+        shape[1] = positions;
+        out.values[id] = mean.to(model_.device()).expand(shape);
+      }
+      break;
     }
   }
-  return s;
+  return out;
 }
 
 }  // namespace patchbay::detail

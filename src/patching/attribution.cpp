@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include "pair_chunks.hpp"
 #include "patch_common.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/patching/edge_layout.hpp"
@@ -60,9 +61,8 @@ at::Tensor reduce_to_sweep(const at::Tensor& product, const PatchSweep& sweep) {
   return reduced;
 }
 
-}  // namespace
-
-PatchResult attribution_patch(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
+// attribution_patch over pairs that fit one chunk.
+PatchResult attribution_chunk(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                               const PatchSweep& sweep, PatchDirection direction) {
   const auto& c = model.config();
   const auto setup = detail::setup_patch(model, pairs, sweep, direction);
@@ -91,6 +91,20 @@ PatchResult attribution_patch(const Model& model, const std::vector<PromptPair>&
     r.metric.select(1, l).add_(reduce_to_sweep(delta, sweep));
   }
   return r;
+}
+
+}  // namespace
+
+PatchResult attribution_patch(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
+                              const PatchSweep& sweep, PatchDirection direction) {
+  const auto setup = detail::setup_patch(model, pairs, sweep, direction);
+  // A gradient run keeps its forward pass's activations and their gradients.
+  const auto chunk = rows_per_pass(2 * forward_activation_bytes(model.config(), setup.length, metric.layer() + 1));
+  std::vector<PatchResult> parts;
+  detail::for_each_pair_chunk(pairs, metric, chunk, [&](const std::vector<PromptPair>& part, const Metric& m, std::int64_t) {
+    parts.push_back(attribution_chunk(model, part, m, sweep, direction));
+  });
+  return detail::concat_pairs(std::move(parts));
 }
 
 namespace {
@@ -141,12 +155,13 @@ std::vector<HookId> sender_output_hooks(int readout_layer) {
   return out;
 }
 
-EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
-                            PatchDirection direction, int ig_steps) {
-  if (ig_steps < 0 || ig_steps > 1000) fail<InputError>("EAP-IG steps must lie in 0..1000, got {}", ig_steps);
+namespace {
+
+// The sum over `pairs` of every edge's attribution score: [sender, receiver].
+at::Tensor edge_score_sums(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric, PatchDirection direction,
+                           const EdgeLayout& layout, int ig_steps) {
   const auto setup = detail::setup_patch(model, pairs, PatchSweep::heads(), direction);
   const int L = metric.layer();
-  const auto layout = edge_layout(model.config(), L);
   const auto outputs = sender_output_hooks(L);
   ActivationCache recv_out, src_out;
   {
@@ -164,15 +179,35 @@ EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& p
     auto g = receiver_gradients(model, setup.receiving_tokens, setup.target, metric, layout, resid0);
     grad_sum = grad_sum.defined() ? grad_sum + g : g;
   }
+  const auto deltas = sender_deltas(layout, src_out, recv_out);  // [pair, pos, sender, d_model]
+  return at::einsum("bpsd,bprd->sr", {deltas, grad_sum / evaluations});
+}
+
+}  // namespace
+
+EdgeScores edge_attribution(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
+                            PatchDirection direction, int ig_steps) {
+  if (ig_steps < 0 || ig_steps > 1000) fail<InputError>("EAP-IG steps must lie in 0..1000, got {}", ig_steps);
+  const auto setup = detail::setup_patch(model, pairs, PatchSweep::heads(), direction);
+  const int L = metric.layer();
+  const auto layout = edge_layout(model.config(), L);
+  // A chunk holds a gradient run, and per pair the senders' differences and every receiver's
+  // gradient ([pos, sender or receiver, d_model], twice over for the sum of IG steps).
+  const auto S = static_cast<std::int64_t>(layout.senders.size()), R = static_cast<std::int64_t>(layout.receivers.size());
+  const auto held = 4 * setup.length * (S + 2 * R) * model.config().d_model;
+  const auto chunk = rows_per_pass(2 * forward_activation_bytes(model.config(), setup.length, L + 1) + held);
+  at::Tensor sums;  // [sender, receiver]
+  detail::for_each_pair_chunk(pairs, metric, chunk, [&](const std::vector<PromptPair>& part, const Metric& m, std::int64_t) {
+    auto part_sums = edge_score_sums(model, part, m, direction, layout, ig_steps);
+    sums = sums.defined() ? sums + part_sums : part_sums;
+  });
 
   EdgeScores e;
   e.readout_layer = L;
   e.method = ig_steps > 0 ? "eap-ig" : "eap";
   e.senders = layout.sender_names();
   e.receivers = layout.receiver_names();
-  const auto deltas = sender_deltas(layout, src_out, recv_out);  // [pair, pos, sender, d_model]
-  const auto pair_count = static_cast<double>(pairs.size());
-  e.scores = at::einsum("bpsd,bprd->sr", {deltas, grad_sum / evaluations}) / pair_count;
+  e.scores = sums / static_cast<double>(pairs.size());
   e.valid = layout.valid();
   e.scores = at::where(e.valid.to(e.scores.device()), e.scores, at::zeros_like(e.scores)).to(at::kCPU);
   return e;

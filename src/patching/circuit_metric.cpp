@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "ablation_sources.hpp"
+#include "pair_chunks.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/patching/attribution.hpp"
 #include "patchbay/patching/edge_layout.hpp"
@@ -14,7 +15,7 @@ namespace {
 
 // The senders' outputs in the layout's order, from a cache (or ablation sources) holding
 // sender_output_hooks: [pair, pos, sender, d_model].
-at::Tensor stacked_sender_outputs(const EdgeLayout& layout, const detail::AblationSources& sources, const at::Tensor& like_resid,
+at::Tensor stacked_sender_outputs(const EdgeLayout& layout, const detail::AblationValues& sources, const at::Tensor& like_resid,
                                   const at::Tensor& like_result) {
   std::vector<at::Tensor> out;
   for (const auto& s : layout.senders) {
@@ -161,17 +162,16 @@ at::Tensor circuit_metric(const Model& model, const std::vector<PromptPair>& pai
   const auto length = spans.empty() ? static_cast<std::int64_t>(pairs.front().clean.tokens.size()) : T + 1;
   const auto clean = pair_tokens(pairs, 0).narrow(1, 0, length), corrupted = pair_tokens(pairs, 1).narrow(1, 0, length);
   const bool nothing_ablated = !(spans.empty() ? edges.whole : edges.by_span).any().item<bool>() && !(edges.readout.defined() && edges.readout.any().item<bool>());
-  if (nothing_ablated) return metric(model.forward(clean, ForwardOptions().stop_after(L)).select(1, T));
+  if (nothing_ablated) return metric(detail::readout_rows(model, clean, T, L));
 
-  const auto sources = detail::ablation_sources(model, clean, corrupted, L, ablation, sender_output_hooks(L));
+  const detail::AblationSources sources(model, clean, corrupted, L, ablation, sender_output_hooks(L));
   const auto membership = spans.empty() ? at::Tensor() : spans.membership(length);
   const auto N = clean.size(0);
   const auto chunk = std::max<std::int64_t>(1, options.max_batch / edges.copies());  // rows = pairs x copies
   std::vector<at::Tensor> values;
   for (std::int64_t i0 = 0; i0 < N; i0 += chunk) {
     const auto n = std::min(chunk, N - i0);
-    detail::AblationSources batch;
-    for (const auto& [id, value] : sources.values) batch.values[id] = value.narrow(0, i0, n);
+    const auto batch = sources.rows(i0, n);
     const auto tokens = clean.narrow(0, i0, n);
     const auto on_model = at::TensorOptions().device(model.device());
     const auto like_resid = at::zeros({n, length, model.config().d_model}, on_model);                         // zero ablation's

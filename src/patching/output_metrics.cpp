@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "pair_chunks.hpp"
+
 #include "patchbay/core/error.hpp"
 
 namespace patchbay {
@@ -56,8 +58,7 @@ at::Tensor clean_readout(const Model& model, const std::vector<PromptPair>& pair
   const auto target = pairs.front().target;
   // Cut after the target as the patching passes do: the same arithmetic, so the clean run's
   // metric is computed from exactly these values.
-  const auto out = model.forward(tokens.narrow(1, 0, target + 1).to(model.device()), ForwardOptions().stop_after(layer));
-  return out.select(1, target);
+  return detail::readout_rows(model, tokens.narrow(1, 0, target + 1), target, layer);
 }
 
 KlFromClean::KlFromClean(const Model& model, const std::vector<PromptPair>& pairs) : OutputMetric(model, pairs, Answers::None) {

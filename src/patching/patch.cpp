@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include "pair_chunks.hpp"
 #include "patch_common.hpp"
 #include "patchbay/core/error.hpp"
 
@@ -153,9 +154,8 @@ void store(at::Tensor& result, const PatchSweep& sweep, int layer, std::int64_t 
   else slot.copy_(values.select(1, 0));
 }
 
-}  // namespace
-
-PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
+// patch_sweep over pairs that fit one chunk.
+PatchResult patch_chunk(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
                         const PatchSweep& sweep, PatchDirection direction, const PatchOptions& options) {
   const auto& c = model.config();
   const auto setup = detail::setup_patch(model, pairs, sweep, direction);
@@ -194,6 +194,20 @@ PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs
     }
   }
   return r;
+}
+
+}  // namespace
+
+PatchResult patch_sweep(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
+                        const PatchSweep& sweep, PatchDirection direction, const PatchOptions& options) {
+  const auto setup = detail::setup_patch(model, pairs, sweep, direction);
+  // The unpatched runs cache the site, keys, values and residual stream of every layer.
+  const auto chunk = rows_per_pass(forward_activation_bytes(model.config(), setup.target + 1, metric.layer() + 1));
+  std::vector<PatchResult> parts;
+  detail::for_each_pair_chunk(pairs, metric, chunk, [&](const std::vector<PromptPair>& part, const Metric& m, std::int64_t) {
+    parts.push_back(patch_chunk(model, part, m, sweep, direction, options));
+  });
+  return detail::concat_pairs(std::move(parts));
 }
 
 PatchResult patch_sweep_naive(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,

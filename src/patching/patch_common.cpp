@@ -133,6 +133,21 @@ std::vector<std::string> result_axes(const PatchSweep& sweep) {
   return axes;
 }
 
+PatchResult concat_pairs(std::vector<PatchResult> parts) {
+  if (parts.size() == 1) return std::move(parts.front());
+  std::vector<at::Tensor> metric, clean, corrupted;
+  for (const auto& p : parts) {
+    metric.push_back(p.metric);
+    clean.push_back(p.clean);
+    corrupted.push_back(p.corrupted);
+  }
+  PatchResult r = std::move(parts.front());
+  r.metric = at::cat(metric, 0);
+  r.clean = at::cat(clean, 0);
+  r.corrupted = at::cat(corrupted, 0);
+  return r;
+}
+
 at::Tensor integrated_gradients_input(const ActivationCache& receiving, const ActivationCache& source, int step, int ig_steps) {
   if (ig_steps <= 0) return {};
   const double alpha = (step + 0.5) / ig_steps;

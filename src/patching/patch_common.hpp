@@ -40,6 +40,9 @@ std::vector<std::int64_t> result_shape(const PatchSweep& sweep, std::int64_t pai
                                        std::int64_t length);
 std::vector<std::string> result_axes(const PatchSweep& sweep);
 
+// One sweep's results for consecutive chunks of pairs, joined along the pair axis.
+PatchResult concat_pairs(std::vector<PatchResult> parts);
+
 // EAP-IG's input embeddings for evaluation `step` of `ig_steps` (midpoint rule): the point
 // (step + 1/2) / ig_steps of the way from the receiving run's hook_resid_pre(0) to the source
 // run's ([pair, pos, d_model]). Undefined when ig_steps is 0 (plain EAP: the receiving run).

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "pair_chunks.hpp"
 #include "patch_common.hpp"
 #include "patchbay/core/error.hpp"
 #include "patchbay/patching/edge_layout.hpp"
@@ -131,17 +132,17 @@ at::Tensor readout_effects(const PathRun& run, const at::Tensor& readout, std::i
   return into_readout;
 }
 
-}  // namespace
+// Every edge's effect averaged over `pairs` (by span: `spans`, one range list per pair).
+struct PathMeans {
+  at::Tensor by_span;       // [sender, sender span, receiver but the read-out, receiver span]
+  at::Tensor into_readout;  // [sender, sender span]
+};
 
-EdgeScores path_patch(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
-                      PatchDirection direction, const PathPatchOptions& options) {
+PathMeans path_means(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric, PatchDirection direction,
+                     const EdgeLayout& layout, const SpanSchema& spans, const PathPatchOptions& options) {
   const auto setup = detail::setup_patch(model, pairs, PatchSweep::heads(), direction);
   const int L = metric.layer();
   const auto T = setup.target;
-  const auto layout = edge_layout(model.config(), L);
-  // Whole components are the one span of every token up to the target.
-  SpanSchema spans = options.spans.value_or(SpanSchema{"whole", {"all"}, std::vector<std::vector<NamedSpan>>(pairs.size(), {{"all", 0, static_cast<std::int32_t>(T)}})});
-  spans.check(pairs);
   const auto A = spans.size();
   at::InferenceMode no_grad;
 
@@ -161,25 +162,54 @@ EdgeScores path_patch(const Model& model, const std::vector<PromptPair>& pairs, 
   run.membership = spans.membership(T + 1).to(run.deltas.device());
 
   const auto S = static_cast<std::int64_t>(layout.senders.size()), R = static_cast<std::int64_t>(layout.receivers.size());
-  auto by_span = at::zeros({S, A, R - 1, A}, at::kFloat);  // [sender, sender span, receiver, receiver span]
+  PathMeans means{at::zeros({S, A, R - 1, A}, at::kFloat), {}};
   for (std::int64_t r = 0; r + 1 < R; ++r)  // every receiver but the read-out
     for (std::int64_t b = 0; b < A; ++b) {
       const auto& receiver = layout.receivers[static_cast<std::size_t>(r)];
       const auto rows_of = rows_into(layout, receiver, b);
       if (rows_of.senders.empty()) continue;
       const auto effect = receiver_span_effects(run, receiver, b, rows_of);
-      for (std::size_t v = 0; v < rows_of.senders.size(); ++v) by_span[rows_of.senders[v]][rows_of.sender_spans[v]][r][b] = effect[static_cast<std::int64_t>(v)];
+      for (std::size_t v = 0; v < rows_of.senders.size(); ++v) means.by_span[rows_of.senders[v]][rows_of.sender_spans[v]][r][b] = effect[static_cast<std::int64_t>(v)];
     }
-  const auto into_readout = readout_effects(run, recv_out.select(1, T), A);
+  means.into_readout = readout_effects(run, recv_out.select(1, T), A);
+  return means;
+}
 
-  if (options.spans) return positional_edge_scores(layout, spans, by_span, into_readout, "path", L);
+}  // namespace
+
+EdgeScores path_patch(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
+                      PatchDirection direction, const PathPatchOptions& options) {
+  const auto setup = detail::setup_patch(model, pairs, PatchSweep::heads(), direction);
+  const int L = metric.layer();
+  const auto T = setup.target, N = static_cast<std::int64_t>(pairs.size());
+  const auto layout = edge_layout(model.config(), L);
+  // Whole components are the one span of every token up to the target.
+  SpanSchema spans = options.spans.value_or(SpanSchema{"whole", {"all"}, std::vector<std::vector<NamedSpan>>(pairs.size(), {{"all", 0, static_cast<std::int32_t>(T)}})});
+  spans.check(pairs);
+  // A chunk caches the receiving run and the senders' differences ([pos, sender, d_model] a pair).
+  const auto S = static_cast<std::int64_t>(layout.senders.size()), R = static_cast<std::int64_t>(layout.receivers.size());
+  const auto chunk = rows_per_pass(forward_activation_bytes(model.config(), T + 1, L + 1) + 4 * (T + 1) * S * model.config().d_model);
+  PathMeans means;
+  detail::for_each_pair_chunk(pairs, metric, chunk, [&](const std::vector<PromptPair>& part, const Metric& m, std::int64_t first) {
+    const auto n = static_cast<std::int64_t>(part.size());
+    auto part_means = path_means(model, part, m, direction, layout, n == N ? spans : spans.slice(first, n), options);
+    if (n == N) {
+      means = std::move(part_means);
+      return;
+    }
+    const double weight = static_cast<double>(n) / static_cast<double>(N);  // the chunks' means, weighted by their pairs
+    means.by_span = means.by_span.defined() ? means.by_span + part_means.by_span * weight : part_means.by_span * weight;
+    means.into_readout = means.into_readout.defined() ? means.into_readout + part_means.into_readout * weight : part_means.into_readout * weight;
+  });
+
+  if (options.spans) return positional_edge_scores(layout, spans, means.by_span, means.into_readout, "path", L);
   EdgeScores e;
   e.readout_layer = L;
   e.method = "path";
   e.senders = layout.sender_names();
   e.receivers = layout.receiver_names();
   e.valid = layout.valid();
-  e.scores = at::cat({by_span.view({S, R - 1}), into_readout}, 1);
+  e.scores = at::cat({means.by_span.view({S, R - 1}), means.into_readout}, 1);
   return e;
 }
 

@@ -11,16 +11,17 @@
 
 #include "patch_common.hpp"
 #include "patchbay/core/error.hpp"
+#include "patchbay/model/activation_memory.hpp"
 #include "patchbay/patching/positional_edges.hpp"
 
 namespace patchbay {
 namespace {
 
 // The chunk of pairs one gradient pass takes: its [pair, pos, span, receiver, d_model] gradients
-// and [pair, pos, sender, span, receiver] token scores stay under ~2^26 elements each.
+// and [pair, pos, sender, span, receiver] token scores, float32, each held about twice.
 std::int64_t pairs_per_pass(std::int64_t P, std::int64_t A, std::int64_t S, std::int64_t R, std::int64_t d_model) {
   const auto per_pair = std::max(P * A * R * d_model, P * S * A * R);
-  return std::max<std::int64_t>(1, (std::int64_t(1) << 26) / std::max<std::int64_t>(1, per_pair));
+  return rows_per_pass(2 * 4 * per_pair);
 }
 
 // Per-token scores [pair, pos, X] aggregated over each span's tokens: [pair, span, X].

@@ -54,6 +54,12 @@ at::Tensor SpanSchema::membership(std::int64_t positions) const {
   return m;
 }
 
+SpanSchema SpanSchema::slice(std::int64_t first, std::int64_t count) const {
+  if (first < 0 || count < 0 || first + count > static_cast<std::int64_t>(ranges.size()))
+    fail<InputError>("pairs {}..{} are outside the span schema's {} pairs", first, first + count - 1, ranges.size());
+  return {source, names, {ranges.begin() + first, ranges.begin() + first + count}};
+}
+
 void SpanSchema::check(const std::vector<PromptPair>& pairs) const {
   if (names.empty()) fail<InputError>("a position-aware circuit needs at least one span");
   if (ranges.size() != pairs.size()) fail<InputError>("{} span lists for {} pairs", ranges.size(), pairs.size());

@@ -36,6 +36,8 @@ struct SpanSchema {
   // Throws InputError unless there is one range list per pair, each naming `names` in order,
   // contiguous from token 0 to the pair's target.
   void check(const std::vector<PromptPair>& pairs) const;
+  // The schema of pairs [first, first + count) (a chunk of the pairs it was made for).
+  SpanSchema slice(std::int64_t first, std::int64_t count) const;
 
   // graph/spans: name [span], first and last [pair, span]; read() returns an empty schema
   // when the file has none (a whole-component graph).
