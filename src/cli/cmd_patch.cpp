@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "args.hpp"
+#include "checkpoint.hpp"
 #include "circuit_summary.hpp"
 #include "command.hpp"
 #include "patchbay/core/error.hpp"
@@ -11,6 +12,7 @@
 #include "patchbay/data/pairs_file.hpp"
 #include "patchbay/experiments/patching_study.hpp"
 #include "patchbay/experiments/provenance.hpp"
+#include "patchbay/experiments/study_checkpoint.hpp"
 #include "patchbay/model/load.hpp"
 #include "patchbay/patching/output_metrics.hpp"
 #include "patchbay/probe/probe_source.hpp"
@@ -23,7 +25,7 @@ struct PatchArgs {
   int ig_steps = 5;
   std::size_t top = 20;
   std::uint64_t seed = 0;
-  bool json = false, force = false, no_bos = false, positional = false;
+  bool json = false, force = false, resume = false, no_bos = false, positional = false;
 };
 
 void add_options(CLI::App* cmd, PatchArgs& o) {
@@ -45,6 +47,7 @@ void add_options(CLI::App* cmd, PatchArgs& o) {
   cmd->add_flag("--no-bos", o.no_bos, "do not prepend BOS to text prompts (default: prepend it, as TransformerLens does)");
   cmd->add_option("--out", o.out, "result file (default results/patching/MODEL_METRIC.h5)");
   cmd->add_flag("--force", o.force, "overwrite an existing result file");
+  cmd->add_flag("--resume", o.resume, "continue an interrupted run from its checkpoint (same input contents and options)");
   cmd->add_flag("--json", o.json, "print the summary as JSON on stdout");
 }
 
@@ -126,8 +129,13 @@ void run_patch(const PatchArgs& o, const GlobalOptions& global) {
                  .seed = o.seed, .model_layers = static_cast<int>(c.n_layers), .n_heads = static_cast<int>(c.n_heads),
                  .n_kv_heads = static_cast<int>(c.n_kv_heads), .d_model = static_cast<int>(c.d_model)};
   info.provenance = provenance(model, inputs);
-  const auto results = run_patching_study(model, std::move(pairs), *metric, options, info);
-  const auto paths = write_patching_results(out, o.force, model, config_of(o, options), inputs, results);
+  Checkpoint checkpoint(out, o.resume);
+  const auto [results, paths] = checkpoint.run([&] {
+    const StudyCheckpoint stages(checkpoint.dir(), inputs, config_of(o, options));
+    auto results = run_patching_study(model, std::move(pairs), *metric, options, info, &stages);
+    auto paths = write_patching_results(out, o.force, model, config_of(o, options), inputs, results);
+    return std::pair{std::move(results), std::move(paths)};
+  });
   auto summary = results.summary();
   summary["outputs"] = paths;
   if (o.json) std::cout << summary.dump(2) << std::endl;

@@ -9,7 +9,7 @@
 
 #include "patchbay/core/error.hpp"
 #include "patchbay/experiments/provenance.hpp"
-#include "patchbay/experiments/discover_checkpoint.hpp"
+#include "patchbay/experiments/study_checkpoint.hpp"
 #include "patchbay/experiments/word_index.hpp"
 #include "patchbay/io/h5_reader.hpp"
 #include "patchbay/patching/path.hpp"
@@ -125,8 +125,8 @@ CountingCircuitResults run_counting_circuit(const Model& model, const ProbeSourc
   if (std::max(r.to, r.from) >= source.probe.n_classes())
     fail<InputError>("the pairs' word indices ({}, {}) exceed the probe's {} classes", r.to, r.from, source.probe.n_classes());
   const ProbeLogitDiff metric(source.probe, c, source.layer, r.to, r.from);
-  std::optional<DiscoverCheckpoint> checkpoint;
-  if (!o.checkpoint_dir.empty()) checkpoint.emplace(o.checkpoint_dir, source.path, counting_circuit_config(o, source));
+  std::optional<StudyCheckpoint> checkpoint;
+  if (!o.checkpoint_dir.empty()) checkpoint.emplace(o.checkpoint_dir, std::vector<std::string>{source.path}, counting_circuit_config(o, source));
   auto info = graph_info(model, source, o, r, pairs);
   static_cast<PatchingStudyResults&>(r) =
       run_patching_study(model, std::move(pairs), metric, study_options(o), std::move(info), checkpoint ? &*checkpoint : nullptr);

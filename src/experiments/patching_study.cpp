@@ -8,7 +8,7 @@
 #include "patchbay/core/error.hpp"
 #include "patchbay/core/runtime.hpp"
 #include "patchbay/core/warnings.hpp"
-#include "patchbay/experiments/discover_checkpoint.hpp"
+#include "patchbay/experiments/study_checkpoint.hpp"
 #include "patchbay/patching/path.hpp"
 #include "patchbay/patching/positional_edges.hpp"
 
@@ -44,11 +44,11 @@ const PatchResult& PatchingStudyResults::patch(const PatchSweep& sweep, PatchDir
 namespace {
 
 std::vector<PatchResult> patch_every_sweep(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric,
-                                           const std::vector<PatchSweep>& sweeps, const DiscoverCheckpoint* checkpoint) {
+                                           const std::vector<PatchSweep>& sweeps, const StudyCheckpoint* checkpoint) {
   std::vector<PatchResult> out;
   for (const auto& sweep : sweeps)
     for (auto direction : {PatchDirection::CleanIntoCorrupted, PatchDirection::CorruptedIntoClean}) {
-      if (auto done = checkpoint ? checkpoint->patch_result(sweep, direction) : std::nullopt) {
+      if (auto done = checkpoint ? checkpoint->patch_result(sweep, direction, static_cast<std::int64_t>(pairs.size())) : std::nullopt) {
         out.push_back(std::move(*done));
         continue;
       }
@@ -86,7 +86,7 @@ SpanSchema study_spans(const PatchingStudyOptions& o, const std::vector<PromptPa
 }
 
 EdgeScores score_edges(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric, const PatchingStudyOptions& o,
-                       EdgeMethod method, const DiscoverCheckpoint* checkpoint) {
+                       EdgeMethod method, const StudyCheckpoint* checkpoint) {
   const auto spans = study_spans(o, pairs);
   if (auto done = checkpoint ? checkpoint->edges() : std::nullopt) {
     done->spans = spans;  // the checkpoint keeps the scores; the spans are the pairs'
@@ -120,7 +120,7 @@ struct ScoredCircuit {
 };
 
 ScoredCircuit scored_circuit(const Model& model, const std::vector<PromptPair>& pairs, const Metric& metric, const PatchingStudyOptions& o,
-                             EdgeMethod method, GraphInfo info, const DiscoverCheckpoint* checkpoint) {
+                             EdgeMethod method, GraphInfo info, const StudyCheckpoint* checkpoint) {
   const auto start = std::chrono::steady_clock::now();
   ScoredCircuit c;
   c.edges = score_edges(model, pairs, metric, o, method, checkpoint);
@@ -185,7 +185,7 @@ void check_options(const PatchingStudyOptions& o, const std::vector<PromptPair>&
 }  // namespace
 
 PatchingStudyResults run_patching_study(const Model& model, std::vector<PromptPair> pairs, const Metric& metric,
-                                        const PatchingStudyOptions& o, GraphInfo info, const DiscoverCheckpoint* checkpoint) {
+                                        const PatchingStudyOptions& o, GraphInfo info, const StudyCheckpoint* checkpoint) {
   check_options(o, pairs);
   check_study_memory(model.config(), o, pairs);
   if ((o.ground_truth || !o.compare_methods.empty()) && !o.graph)

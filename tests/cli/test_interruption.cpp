@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include <ATen/ATen.h>
@@ -51,7 +52,74 @@ std::vector<std::string> temp_files(const std::filesystem::path& dir) {
 }
 
 bool running(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+// Every dataset of two result files is equal: tensors bit for bit, string lists exactly.
+void check_same_datasets(const std::string& expected, const std::string& actual) {
+  H5Reader a(expected), b(actual);
+  const auto names = a.datasets();
+  CHECK(names == b.datasets());
+  for (const auto& name : names) {
+    INFO(name);
+    at::Tensor x, y;
+    try {
+      x = a.read_tensor(name);
+      y = b.read_tensor(name);
+    } catch (const std::exception&) {  // a list of strings
+      CHECK(a.read_strings(name) == b.read_strings(name));
+      continue;
+    }
+    CHECK(at::equal(x, y));
+  }
+}
+
+// Runs `command` (which takes --out) to completion, then again killed with SIGKILL once its
+// checkpoint holds k of its `stages` stage files, k drawn at random, and resumes it: no result
+// may exist after the kill, and the resumed result must equal the uninterrupted one.
+void kill_at_random_stage_and_resume(const std::string& command, int stages, const test::TempDir& dir) {
+  auto full = test::run_cli(command + " --out '" + (dir / "full.h5") + "'");
+  INFO(full.err);
+  REQUIRE(full.exit_code == 0);
+  std::random_device entropy;
+  const auto k = std::uniform_int_distribution<int>(1, stages)(entropy);
+  INFO("killed once " << k << " of " << stages << " stages were checkpointed");
+  const auto checkpoint = dir.path / ".run.h5.checkpoint";
+  auto stages_done = [&] {
+    std::error_code ec;
+    int n = 0;
+    for (auto it = std::filesystem::directory_iterator(checkpoint, ec); !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+      n += it->path().extension() == ".h5" && it->path().filename().string().find(".tmp-") == std::string::npos;
+    return n;
+  };
+  const pid_t pid = start(command + " --out '" + (dir / "run.h5") + "'", dir);
+  const bool reached = wait_for([&] { return stages_done() >= k; }, 300);
+  ::kill(pid, SIGKILL);
+  REQUIRE(reached);
+  wait_for([&] { return !running(pid); }, 10);
+  CHECK_FALSE(test::have(dir / "run.h5"));
+  auto resumed = test::run_cli(command + " --out '" + (dir / "run.h5") + "' --resume");
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(checkpoint));
+  check_same_datasets(dir / "full.h5", dir / "run.h5");
+  CHECK(temp_files(dir.path).empty());
+}
 }  // namespace
+
+TEST_CASE("discover and patch killed with SIGKILL at a random stage resume to the uninterrupted result", "[robustness][interrupt][e2e]") {
+  test::TempDir dir;
+  const auto model = " --model '" + test::models("stories260K") + "' --threads 2";
+  const auto probe = test::run_cli("word-index" + model + " --layers 3 --train-points 700 --val-prompts 40 --out '" + (dir / "probe.h5") + "'");
+  REQUIRE(probe.exit_code == 0);
+  SECTION("discover: 18 patching sweeps, then the edge scores") {
+    kill_at_random_stage_and_resume("discover" + model + " --probe '" + (dir / "probe.h5") + "' --pairs 6 --method eap --seed 3", 19, dir);
+  }
+  SECTION("patch: 4 patching sweeps, then the edge scores") {
+    std::ofstream(dir / "pairs.jsonl") << R"({"clean": "Lily went to the park. Then Lily", "corrupted": "Lily went to the park. Then she", "correct_id": 263, "incorrect_id": 295}
+{"clean": "Lily went to the park. Then he", "corrupted": "Lily went to the park. Then she", "correct_id": 263, "incorrect_id": 295}
+)";
+    kill_at_random_stage_and_resume("patch" + model + " --pairs '" + (dir / "pairs.jsonl") + "' --sweeps z_layer_head,resid_pre_layer_position --graph eap", 5, dir);
+  }
+}
 
 TEST_CASE("a sweep killed with SIGKILL leaves no result and resumes to the uninterrupted result", "[robustness][interrupt][e2e]") {
   test::TempDir dir;

@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -10,9 +11,10 @@
 #include "../support/paths.hpp"
 #include "patchbay/data/pairs_file.hpp"
 #include "patchbay/experiments/counting_circuit.hpp"
-#include "patchbay/experiments/discover_checkpoint.hpp"
+#include "patchbay/experiments/study_checkpoint.hpp"
 #include "patchbay/experiments/word_index.hpp"
 #include "patchbay/io/h5_reader.hpp"
+#include "patchbay/io/h5_writer.hpp"
 #include "patchbay/model/load.hpp"
 #include "patchbay/model/random_model.hpp"
 
@@ -50,6 +52,23 @@ TEST_CASE("the counting-circuit study runs end to end on stories260K and records
     CHECK(at::equal(resumed.edges.scores, r.edges.scores));
     CHECK(resumed.edges.receivers == r.edges.receivers);
     CHECK(resumed.graph.kept_components() == r.graph.kept_components());
+    {
+      // A damaged stage is refused when read back, naming its file: NaN metrics, or a sweep of other pairs.
+      const auto& heads = r.patch(PatchSweep::heads(), PatchDirection::CleanIntoCorrupted);
+      const auto stage = o.checkpoint_dir + "/patching_z_layer_head_clean_into_corrupted.h5";
+      auto damage = [&](const at::Tensor& metric, const at::Tensor& clean) {
+        H5Writer out(stage, /*overwrite=*/true);
+        out.write_tensor("metric", metric, {heads.axes, "damaged"});
+        out.write_tensor("clean", clean, {{"pair"}, "damaged"});
+        out.write_tensor("corrupted", clean, {{"pair"}, "damaged"});
+        out.commit();
+      };
+      damage(at::full_like(heads.metric, std::nan("")), heads.clean);
+      CHECK_THROWS_WITH(run_counting_circuit(model, probe, o), Catch::Contains(stage) && Catch::Contains("non-finite metrics"));
+      damage(heads.metric.narrow(0, 0, 3), heads.clean.narrow(0, 0, 3));
+      CHECK_THROWS_WITH(run_counting_circuit(model, probe, o), Catch::Contains(stage) && Catch::Contains("does not fit this run's 4 pairs"));
+      damage(heads.metric, heads.clean);
+    }
     // Other options, or a probe file whose contents changed, cannot resume it.
     auto other = o;
     other.pairs.seed = 9;
@@ -58,7 +77,7 @@ TEST_CASE("the counting-circuit study runs end to end on stories260K and records
     auto copy = probe;
     copy.path = dir / "probe_copy.h5";
     o.checkpoint_dir = dir / "checkpoint_copy";
-    (void)DiscoverCheckpoint(o.checkpoint_dir, copy.path, counting_circuit_config(o, copy));
+    (void)StudyCheckpoint(o.checkpoint_dir, {copy.path}, counting_circuit_config(o, copy));
     std::ofstream(copy.path, std::ios::app) << "retrained";
     CHECK_THROWS_WITH(run_counting_circuit(model, copy, o), Catch::Contains("probe_copy.h5") && Catch::Contains("changed since the checkpoint"));
     o.checkpoint_dir.clear();

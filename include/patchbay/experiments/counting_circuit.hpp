@@ -36,7 +36,7 @@ struct CountingCircuitOptions {
   int head_score_prompts = 64;
   int attention_example_heads = 4;
   // Completed patching sweeps and edge scores are kept here and read back by a later run with
-  // the same probe contents and options (DiscoverCheckpoint). Empty: no checkpoints.
+  // the same probe contents and options (StudyCheckpoint). Empty: no checkpoints.
   std::string checkpoint_dir;
 };
 

@@ -23,7 +23,7 @@
 
 namespace patchbay {
 
-class DiscoverCheckpoint;
+class StudyCheckpoint;
 
 // How edges are scored: path patching (exact), EAP, or EAP-IG.
 enum class EdgeMethod { Path, Eap, EapIg };
@@ -73,7 +73,7 @@ struct PatchingStudyResults {
 // completed sweeps and edge scores are read back and new ones saved.
 PatchingStudyResults run_patching_study(const Model& model, std::vector<PromptPair> pairs, const Metric& metric,
                                         const PatchingStudyOptions& options, GraphInfo graph_info,
-                                        const DiscoverCheckpoint* checkpoint = nullptr);
+                                        const StudyCheckpoint* checkpoint = nullptr);
 
 // The study's groups in a result file (pairs, metric, patching, attribution, ablation, edges,
 // graph), and the one reader of them.
