@@ -10,7 +10,7 @@ namespace patchbay::cli {
 
 struct GlobalOptions {
   int threads = 0;  // 0 = one per core
-  double pass_memory_mib = 512;  // what one batched pass over a chunk of pairs may hold
+  double pass_memory_mib = 64;  // what one batched pass over a chunk of pairs may hold
   std::string device = "cpu";
   bool verbose = false;
 };

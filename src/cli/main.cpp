@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", global.threads, "compute threads (0 = one per core)")->check(cli::non_negative_integer());
   app.add_option("--device", global.device, "cpu, cuda or cuda:N");
   app.add_option("--pass-memory", global.pass_memory_mib,
-                 "MiB one batched pass of patching, attribution or ablation may hold for its chunk of pairs (default 512): "
+                 "MiB one batched pass of patching, attribution or ablation may hold for its chunk of pairs (default 64): "
                  "lower on a small machine; beyond the results, memory does not grow with the pairs")
       ->check(cli::positive_number())
       ->check(CLI::Range(1.0, 1048576.0));  // 1 MiB to 1 TiB

@@ -52,7 +52,7 @@ void require_available_memory(double bytes, const std::string& what, const std::
 }
 
 namespace {
-std::atomic<std::int64_t> pass_budget{std::int64_t(512) << 20};
+std::atomic<std::int64_t> pass_budget{std::int64_t(64) << 20};  // fastest and flat on stories260K (README, "Memory")
 }  // namespace
 
 std::int64_t pass_memory_budget_bytes() { return pass_budget.load(); }

@@ -167,7 +167,11 @@ at::Tensor circuit_metric(const Model& model, const std::vector<PromptPair>& pai
   const detail::AblationSources sources(model, clean, corrupted, L, ablation, sender_output_hooks(L));
   const auto membership = spans.empty() ? at::Tensor() : spans.membership(length);
   const auto N = clean.size(0);
-  const auto chunk = std::max<std::int64_t>(1, options.max_batch / edges.copies());  // rows = pairs x copies
+  // Rows = pairs x copies; each row's pass holds its activations and, at every receiver, the
+  // stacked sender outputs and their differences ([pos, sender, d_model], a few at a time).
+  const auto S = static_cast<std::int64_t>(layout.senders.size());
+  const auto row_bytes = forward_activation_bytes(model.config(), length, L + 1) + 6 * 4 * length * S * model.config().d_model;
+  const auto chunk = std::max<std::int64_t>(1, std::min(options.max_batch, rows_per_pass(row_bytes)) / edges.copies());
   std::vector<at::Tensor> values;
   for (std::int64_t i0 = 0; i0 < N; i0 += chunk) {
     const auto n = std::min(chunk, N - i0);

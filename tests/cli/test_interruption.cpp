@@ -156,12 +156,14 @@ TEST_CASE("a sweep killed with SIGKILL leaves no result and resumes to the unint
 
 TEST_CASE("SIGTERM removes temporary files and leaves no result", "[robustness][interrupt]") {
   test::TempDir dir;
-  const pid_t pid = start(" word-index --model '" + test::models("stories260K") + "'" + kArgs + " --out '" + (dir / "run.h5") + "'", dir);
+  // Long enough (it is stopped early) that it is still running when the second run has started.
+  const auto args = " --layers all --train-points 60000 --val-prompts 2000 --seed 4 --threads 2";
+  const pid_t pid = start(" word-index --model '" + test::models("stories260K") + "'" + args + " --out '" + (dir / "run.h5") + "'", dir);
   // Interrupt while a temporary file is open (the features, or a layer's checkpoint).
   const bool writing = wait_for([&] { return !temp_files(dir.path).empty() || !running(pid); }, 120) && running(pid);
   // A second run on the same result while this one works is told so, --resume or not, and
   // leaves the first one alone.
-  auto second = test::run_cli(" word-index --model '" + test::models("stories260K") + "'" + kArgs + " --out '" + (dir / "run.h5") + "' --resume");
+  auto second = test::run_cli(" word-index --model '" + test::models("stories260K") + "'" + args + " --out '" + (dir / "run.h5") + "' --resume");
   const bool still_running = running(pid);
   ::kill(pid, SIGTERM);
   INFO("stderr of the run: " << test::slurp(dir / "err"));

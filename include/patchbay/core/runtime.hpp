@@ -23,7 +23,7 @@ std::optional<std::int64_t> available_memory_bytes();
 void require_available_memory(double bytes, const std::string& what, const std::string& advice);
 
 // The memory one batched pass of patching, attribution, ablation or direct attribution may
-// hold for its chunk of pairs (default 512 MiB): those stages take pairs a chunk at a time, so
+// hold for its chunk of pairs (default 64 MiB): those stages take pairs a chunk at a time, so
 // what they hold beyond their per-pair results does not grow with the number of pairs. Set
 // lower to fit a small machine, higher for larger batches (positive; tests set a few bytes:
 // one pair a chunk).
