@@ -75,7 +75,7 @@ DirectAttribution direct_attribution(const Model& model, const at::Tensor& token
   const auto N = tokens.size(0), chunk = rows_per_pass(forward_activation_bytes(model.config(), target + 1, metric.layer() + 1));
   if (N <= chunk) return direct_chunk(model, tokens, target, metric);
   std::vector<DirectAttribution> parts;
-  for (std::int64_t i0 = 0; i0 < N; i0 += chunk) parts.push_back(direct_chunk(model, tokens.narrow(0, i0, std::min(chunk, N - i0)), target, metric));
+  for_each_row_chunk(N, chunk, [&](std::int64_t first, std::int64_t count) { parts.push_back(direct_chunk(model, tokens.narrow(0, first, count), target, metric)); });
   auto joined = [&](at::Tensor DirectAttribution::*field) {
     std::vector<at::Tensor> all;
     for (const auto& p : parts) all.push_back(p.*field);

@@ -129,11 +129,12 @@ void run_patch(const PatchArgs& o, const GlobalOptions& global) {
                  .seed = o.seed, .model_layers = static_cast<int>(c.n_layers), .n_heads = static_cast<int>(c.n_heads),
                  .n_kv_heads = static_cast<int>(c.n_kv_heads), .d_model = static_cast<int>(c.d_model)};
   info.provenance = provenance(model, inputs);
+  const auto config = config_of(o, options);
   Checkpoint checkpoint(out, o.resume);
   const auto [results, paths] = checkpoint.run([&] {
-    const StudyCheckpoint stages(checkpoint.dir(), inputs, config_of(o, options));
+    const StudyCheckpoint stages(checkpoint.dir(), inputs, config);
     auto results = run_patching_study(model, std::move(pairs), *metric, options, info, &stages);
-    auto paths = write_patching_results(out, o.force, model, config_of(o, options), inputs, results);
+    auto paths = write_patching_results(out, o.force, model, config, inputs, results);
     return std::pair{std::move(results), std::move(paths)};
   });
   auto summary = results.summary();

@@ -69,8 +69,12 @@ StudyCheckpoint::StudyCheckpoint(std::string dir, const std::vector<std::string>
 
 std::string StudyCheckpoint::file(const std::string& stage) const { return (fs::path(dir_) / (stage + ".h5")).string(); }
 
+std::string StudyCheckpoint::patch_file(const PatchSweep& sweep, PatchDirection direction) const {
+  return file("patching_" + sweep.short_name() + "_" + to_string(direction));
+}
+
 std::optional<PatchResult> StudyCheckpoint::patch_result(const PatchSweep& sweep, PatchDirection direction, std::int64_t pairs) const {
-  const auto path = file("patching_" + sweep.short_name() + "_" + to_string(direction));
+  const auto path = patch_file(sweep, direction);
   if (!fs::exists(path)) return std::nullopt;
   H5Reader in(path);
   PatchResult r{sweep, direction, in.axes("metric"), in.read_tensor("metric"), in.read_tensor("clean"), in.read_tensor("corrupted")};
@@ -86,7 +90,7 @@ std::optional<PatchResult> StudyCheckpoint::patch_result(const PatchSweep& sweep
 }
 
 void StudyCheckpoint::save(const PatchResult& r) const {
-  H5Writer out(file("patching_" + r.sweep.short_name() + "_" + to_string(r.direction)), /*overwrite=*/false);
+  H5Writer out(patch_file(r.sweep, r.direction), /*overwrite=*/false);
   out.write_tensor("metric", r.metric, {r.axes, "metric of each patched run: " + r.sweep.describe()});
   out.write_tensor("clean", r.clean, {{"pair"}, "unpatched clean metric"});
   out.write_tensor("corrupted", r.corrupted, {{"pair"}, "unpatched corrupted metric"});

@@ -18,4 +18,8 @@ std::int64_t rows_per_pass(std::int64_t bytes_per_row) {
   return std::max<std::int64_t>(1, pass_memory_budget_bytes() / std::max<std::int64_t>(1, bytes_per_row));
 }
 
+void for_each_row_chunk(std::int64_t rows, std::int64_t chunk, const std::function<void(std::int64_t first, std::int64_t count)>& fn) {
+  for (std::int64_t first = 0; first < rows; first += chunk) fn(first, std::min(chunk, rows - first));
+}
+
 }  // namespace patchbay

@@ -97,10 +97,9 @@ at::Tensor ablated_metric(const Model& model, const std::vector<PromptPair>& pai
   const detail::AblationSources sources(model, clean, corrupted, L, o, ablated_hooks(L, neurons));
   const auto N = clean.size(0), chunk = ablation_chunk(model.config(), clean, L);
   std::vector<at::Tensor> parts;  // each [chunk]
-  for (std::int64_t i0 = 0; i0 < N; i0 += chunk) {
-    const auto n = std::min(chunk, N - i0);
+  for_each_row_chunk(N, chunk, [&](std::int64_t i0, std::int64_t n) {
     parts.push_back(run_ablated(model, clean.narrow(0, i0, n), i0, pairs.front().target, metric, parsed, sources.rows(i0, n)));
-  }
+  });
   return at::cat(parts, 0);
 }
 
@@ -134,8 +133,7 @@ AblationSweepResult ablation_sweep(const Model& model, const std::vector<PromptP
   r.options = o;
   for (const auto& c : components) r.components.push_back(c.name());
   std::vector<at::Tensor> clean_parts, corrupted_parts, metric_parts;
-  for (std::int64_t i0 = 0; i0 < N; i0 += chunk) {
-    const auto n = std::min(chunk, N - i0);
+  for_each_row_chunk(N, chunk, [&](std::int64_t i0, std::int64_t n) {
     const auto tokens = clean.narrow(0, i0, n);
     const auto values = sources.rows(i0, n);
     const auto rows = at::arange(i0, i0 + n, at::kLong);
@@ -145,7 +143,7 @@ AblationSweepResult ablation_sweep(const Model& model, const std::vector<PromptP
     std::vector<at::Tensor> columns;  // each [n]
     for (const auto& c : components) columns.push_back(run_ablated(model, tokens, i0, T, metric, {c}, values));
     metric_parts.push_back(at::stack(columns, 1));
-  }
+  });
   r.clean = at::cat(clean_parts, 0);
   r.corrupted = at::cat(corrupted_parts, 0);
   r.metric = at::cat(metric_parts, 0);  // [pair, component]

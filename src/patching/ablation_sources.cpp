@@ -38,14 +38,14 @@ AblationSources::AblationSources(const Model& model, at::Tensor clean, at::Tenso
   const auto N = pairs(), chunk = rows_per_pass(forward_activation_bytes(model_.config(), clean_.size(1), layer_ + 1));
   std::map<HookId, at::Tensor> sums;
   for (const auto* tokens : {&clean_, &corrupted_})
-    for (std::int64_t i0 = 0; i0 < N; i0 += chunk) {
-      const auto cache = run(tokens->narrow(0, i0, std::min(chunk, N - i0)));
+    for_each_row_chunk(N, chunk, [&](std::int64_t first, std::int64_t count) {
+      const auto cache = run(tokens->narrow(0, first, count));
       for (auto id : ids_) {
         const auto& a = cache.at(id);  // [rows, pos, ...]
         auto s = options_.per_position ? a.to(at::kDouble).sum(0, true) : a.to(at::kDouble).sum(at::IntArrayRef{0, 1}, true);
         sums[id] = sums.count(id) ? sums[id] + s : s;
       }
-    }
+    });
   const double count = 2.0 * static_cast<double>(N) * (options_.per_position ? 1.0 : static_cast<double>(clean_.size(1)));
   for (auto& [id, s] : sums) means_[id] = (s / count).to(at::kFloat);
 }

@@ -13,19 +13,19 @@ void for_each_pair_chunk(const std::vector<PromptPair>& pairs, const Metric& met
     fn(pairs, metric, 0);
     return;
   }
-  for (std::int64_t first = 0; first < N; first += chunk) {
-    const auto end = std::min(N, first + chunk);
-    const std::vector<PromptPair> part(pairs.begin() + first, pairs.begin() + end);
+  for_each_row_chunk(N, chunk, [&](std::int64_t first, std::int64_t count) {
+    const std::vector<PromptPair> part(pairs.begin() + first, pairs.begin() + first + count);
     fn(part, PairOffsetMetric(metric, first), first);
-  }
+  });
 }
 
 at::Tensor readout_rows(const Model& model, const at::Tensor& tokens, std::int64_t target, int layer) {
   at::InferenceMode no_grad;
   const auto N = tokens.size(0), chunk = rows_per_pass(forward_activation_bytes(model.config(), tokens.size(1), layer + 1));
   std::vector<at::Tensor> parts;  // each [chunk, d_model]
-  for (std::int64_t i0 = 0; i0 < N; i0 += chunk)
-    parts.push_back(model.forward(tokens.narrow(0, i0, std::min(chunk, N - i0)).to(model.device()), ForwardOptions().stop_after(layer)).select(1, target));
+  for_each_row_chunk(N, chunk, [&](std::int64_t first, std::int64_t count) {
+    parts.push_back(model.forward(tokens.narrow(0, first, count).to(model.device()), ForwardOptions().stop_after(layer)).select(1, target));
+  });
   return parts.size() == 1 ? parts.front() : at::cat(parts, 0);
 }
 

@@ -33,6 +33,7 @@ class StudyCheckpoint {
 
  private:
   std::string file(const std::string& stage) const;
+  std::string patch_file(const PatchSweep& sweep, PatchDirection direction) const;
   std::string dir_;
 };
 
